@@ -1,0 +1,1 @@
+// The KeepalivedConfig module; see Package.swift for its role.

@@ -1,0 +1,1 @@
+// The NetlinkCodec module; see Package.swift for its role.

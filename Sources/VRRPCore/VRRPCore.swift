@@ -1,0 +1,1 @@
+// The VRRPCore module; see Package.swift for its role.

@@ -1,0 +1,28 @@
+import ArgumentParser
+
+/// The root of the command tree: `vigil <subcommand>`.
+public struct Vigil: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "vigil",
+        abstract: "A high-availability layer-4 load balancer compatible with keepalived and ipvsadm.",
+        version: VigilVersion.string,
+        subcommands: [
+            Version.self,
+        ]
+    )
+
+    public init() {}
+}
+
+public enum VigilVersion {
+    public static let string = "0.1.0"
+}
+
+/// `vigil version`: prints the version.
+struct Version: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print Vigil's version.")
+
+    func run() throws {
+        print("Vigil v\(VigilVersion.string)")
+    }
+}

@@ -1,0 +1,3 @@
+import VigilCLI
+
+await VigilMain.run(arguments: CommandLine.arguments)
