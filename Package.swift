@@ -36,8 +36,10 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
+        // Helpers for tests: network namespaces, processes, paths (never linked into vigil).
+        .target(name: "TestSupport"),
 
-        .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
+        .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -42,3 +42,19 @@ import NetCore
         #expect(SocketAddress(address: IPAddress("10.0.1.11")!, port: 8080).description == "10.0.1.11:8080")
     }
 }
+
+import TestSupport
+
+@Suite struct LabHelperTests {
+    @Test(.enabled(if: isRoot)) func namespacesAreCreatedAndRemoved() throws {
+        let lab = NetnsLab(prefix: "vgn")
+        let a = try lab.addNamespace("a")
+        let b = try lab.addNamespace("br")
+        try lab.addBridge("br0", in: b)
+        try lab.attach(a, ifname: "eth0", bridge: "br0", in: b, port: "pa", addresses: ["10.99.0.1/24"])
+        #expect(try lab.sh(a, "ip -4 addr show dev eth0").contains("10.99.0.1/24"))
+        lab.teardown()
+        let list = try runCommand(["ip", "netns", "list"]).stdout
+        #expect(!list.contains(a))
+    }
+}
