@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "NetlinkCodec", dependencies: ["NetCore"]),
         // Data-plane model, diff and schedulers (pure).
         .target(name: "DataPlane", dependencies: ["NetCore"]),
+        // The reference scenario as network namespaces (`vigil lab`).
+        .target(name: "Lab", dependencies: ["NetCore"]),
         // The command tree (swift-argument-parser).
         .target(
             name: "VigilCLI",
@@ -40,6 +42,7 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"]),
     ],
     swiftLanguageModes: [.v6]
 )
