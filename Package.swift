@@ -28,6 +28,14 @@ let package = Package(
         .target(name: "DataPlane", dependencies: ["NetCore"]),
         // The reference scenario as network namespaces (`vigil lab`).
         .target(name: "Lab", dependencies: ["NetCore"]),
+        // The daemon's composition root: config -> VRRP, checkers, data plane; logs, signals.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "NetCore", "SysCore", "DataPlane",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The command tree (swift-argument-parser).
         .target(
             name: "VigilCLI",
