@@ -26,6 +26,8 @@ let package = Package(
         .target(name: "NetlinkCodec", dependencies: ["NetCore"]),
         // Data-plane model, diff and schedulers (pure).
         .target(name: "DataPlane", dependencies: ["NetCore"]),
+        // The virtual-server pool: health verdicts -> desired data plane, quorum, sorry server (pure).
+        .target(name: "VirtualServerCore", dependencies: ["DataPlane", "NetCore"]),
         // The reference scenario as network namespaces (`vigil lab`).
         .target(name: "Lab", dependencies: ["NetCore"]),
         // The daemon's composition root: config -> VRRP, checkers, data plane; logs, signals.
@@ -50,6 +52,7 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
+        .testTarget(name: "VirtualServerCoreTests", dependencies: ["VirtualServerCore", "DataPlane", "NetCore"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"]),
     ],
     swiftLanguageModes: [.v6]
