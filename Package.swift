@@ -38,6 +38,11 @@ let package = Package(
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore"]),
+        .testTarget(
+            name: "KeepalivedConfigTests",
+            dependencies: ["KeepalivedConfig", "NetCore"],
+            resources: [.copy("Fixtures")]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
