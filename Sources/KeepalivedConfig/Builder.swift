@@ -19,7 +19,7 @@ struct Builder {
         var vrrpScripts: [Loc] = []
         var trackScriptRefs: [(instance: Int, name: String, loc: Loc)] = []
         var syncTrackScriptRefs: [(name: String, loc: Loc)] = []
-        var scripts: [(ScriptCommand, Loc, ScriptUser?)] = []
+        var scripts: [(ScriptCommand, Loc, ScriptUser?, Bool)] = []
         var interfaces: [(String, Loc)] = []
         var globalKeys: [String: Loc] = [:]
         var trackFileRefs: [(name: String, loc: Loc)] = []
@@ -170,20 +170,19 @@ struct Builder {
 
     mutating func port(_ w: Word, _ what: String) -> Int? { int(w, 0...65535, what + " port") }
 
-    mutating func script(_ node: SyntaxNode, user: ScriptUser? = nil) -> ScriptCommand? {
+    mutating func script(_ node: SyntaxNode, user: ScriptUser? = nil, tracked: Bool = false) -> ScriptCommand? {
         guard node.words.count > 1 else {
             diags.error(.missingArgument, node.loc, "'\(node.keyword)' needs a script")
             return nil
         }
-        let parts = node.args.map { w -> String in
-            w.text.contains(" ") || w.text.contains("\t") ? "'" + w.text + "'" : w.text
-        }
-        let cmd = ScriptCommand(parts.joined(separator: " "))
+        // keepalived joins the words and splits the command line again for argv, so
+        // `script "cmd arg"` and `script cmd arg` are the same.
+        let cmd = ScriptCommand(node.args.map(\.text).joined(separator: " "))
         if cmd.argv.isEmpty {
             diags.error(.missingArgument, node.loc, "'\(node.keyword)' needs a script")
             return nil
         }
-        locations.scripts.append((cmd, node.words[1].loc, user))
+        locations.scripts.append((cmd, node.words[1].loc, user, tracked))
         return cmd
     }
 
@@ -220,8 +219,8 @@ struct Builder {
         switch node.keyword {
         case "global_defs": globalDefs(kids)
         case "static_ipaddress": config.staticAddresses += kids.compactMap { vip($0, context: "static_ipaddress") }
-        case "static_routes": config.staticRoutes += kids.map { RouteSpec(words: $0.words.map(\.text)) }
-        case "static_rules": config.staticRules += kids.map { RouteSpec(words: $0.words.map(\.text)) }
+        case "static_routes": config.staticRoutes += kids.map { route($0) }
+        case "static_rules": config.staticRules += kids.map { route($0) }
         case "track_file", "vrrp_track_file": trackFileBlock(node)
         case "vrrp_script": vrrpScript(node)
         case "vrrp_sync_group": syncGroup(node)
@@ -445,6 +444,15 @@ struct Builder {
         return v
     }
 
+    /// A route/rule line; its `dev`/`oif`/`iif` interfaces are host-checked.
+    mutating func route(_ n: SyntaxNode) -> RouteSpec {
+        let w = n.words
+        for i in 0..<(w.count - 1) where ["dev", "oif", "iif", "oifname", "iifname"].contains(w[i].text) {
+            locations.interfaces.append((w[i + 1].text, w[i + 1].loc))
+        }
+        return RouteSpec(words: w.map(\.text))
+    }
+
     mutating func tracked(_ kids: [SyntaxNode], range: ClosedRange<Int>, isInterface: Bool = false) -> [TrackedObject] {
         var out: [TrackedObject] = []
         for n in kids {
@@ -585,8 +593,8 @@ struct Builder {
                 }
             case "virtual_ipaddress": vi.virtualAddresses += kids.compactMap { b.vip($0, context: "virtual_ipaddress") }
             case "virtual_ipaddress_excluded": vi.excludedAddresses += kids.compactMap { b.vip($0, context: "virtual_ipaddress_excluded") }
-            case "virtual_routes": vi.virtualRoutes += kids.map { RouteSpec(words: $0.words.map(\.text)) }
-            case "virtual_rules": vi.virtualRules += kids.map { RouteSpec(words: $0.words.map(\.text)) }
+            case "virtual_routes": vi.virtualRoutes += kids.map { b.route($0) }
+            case "virtual_rules": vi.virtualRules += kids.map { b.route($0) }
             case "track_interface": vi.trackInterfaces += b.tracked(kids, range: -253...253, isInterface: true)
             case "track_script":
                 let t = b.tracked(kids, range: -253...253)
@@ -662,9 +670,10 @@ struct Builder {
         var s = VRRPScript(name: name(node))
         _ = each(node.children ?? [], .vrrpScript) { b, n, _ in
             switch n.keyword {
-            case "script": s.script = b.script(n, user: s.user)
-            case "interval": s.interval = b.timer(n, min: .microseconds(1))
-            case "timeout": s.timeout = b.timer(n, min: .microseconds(1))
+            case "script": s.script = b.script(n, user: s.user, tracked: true)
+            // keepalived 2.2.7 takes whole seconds here (1-4294).
+            case "interval": s.interval = b.int(n, 1...4294).map { .seconds($0) }
+            case "timeout": s.timeout = b.int(n, 1...4294).map { .seconds($0) }
             case "weight": if let (w, r) = b.weight(n, -253...253) { s.weight = w; s.weightReverse = r }
             case "rise": s.rise = b.int(n, 1...Int(Int32.max))
             case "fall": s.fall = b.int(n, 1...Int(Int32.max))

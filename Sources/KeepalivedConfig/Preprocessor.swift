@@ -275,6 +275,13 @@ final class Preprocessor {
         // Parameter expansion; a multi-line value yields several lines.
         if b.contains(DOLLAR) {
             let expanded = expand(text, depth: 0)
+            // The name of a definition may itself come from a parameter (`$P_${n}=…`).
+            if expanded.bytes.count > s, expanded.bytes[s] == DOLLAR, let (name, valueStart) = definitionName(expanded.bytes, from: s) {
+                var v = valueStart
+                while v < expanded.bytes.count && (expanded.bytes[v] == SP || expanded.bytes[v] == TAB) { v += 1 }
+                params[name] = Array(expanded.bytes[v...])
+                return
+            }
             if expanded.bytes.contains(LF) {
                 var start = 0
                 for (i, c) in expanded.bytes.enumerated() where c == LF {

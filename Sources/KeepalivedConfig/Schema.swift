@@ -216,7 +216,7 @@ enum Schema {
                                                ("UDP_CHECK", .udpChecker), ("PING_CHECK", .pingChecker), ("FILE_CHECK", .fileChecker),
                                                ("BFD_CHECK", .bfdChecker)]
         for (k, kind) in checkers {
-            block(.realServer, k, kind, kind == .bfdChecker ? .recognised : .acted, optional: kind == .pingChecker || kind == .tcpChecker)
+            block(.realServer, k, kind, kind == .bfdChecker ? .recognised : .acted, optional: false)
         }
 
         let common = "retry delay_before_retry warmup delay_loop alpha log_all_failures"

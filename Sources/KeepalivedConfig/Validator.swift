@@ -66,9 +66,9 @@ struct Validator {
                 diags.warning(.addressOwner, keys["priority"] ?? at, "(\(vi.name)) priority 255 makes this router the address owner; it must own (have configured) every VIP",
                               hint: "use a priority of 254 or lower unless the VIPs are this host's own addresses")
             }
-            if vi.state == .master, let p = vi.priority, p < 255 {
-                // Informational only: MASTER with a lower priority still waits for the timer.
-                _ = p
+            if vi.state == .master && vi.authentication?.type == .ah {
+                diags.error(.conflict, keys["authentication"] ?? at, "(\(vi.name)) Initial state master is incompatible with AH authentication",
+                            hint: "keepalived clears the AH authentication; use state BACKUP or no AH")
             }
             if vi.isStrict(global: g) {
                 let sat = keys["strict_mode"] ?? loc.globalKeys["vrrp_strict"] ?? at
@@ -194,6 +194,9 @@ struct Validator {
             if case .address(_, let port) = vs.key, port == 0 || port == nil, vs.persistenceTimeout == nil {
                 diags.note(.conflict, at, "virtual server \(keyText) with port 0 is persistent (persistence_timeout 360)")
             }
+            if isFwmark && vs.protocol != nil {
+                diags.warning(.conflict, keys["protocol"] ?? at, "Virtual server \(keyText): protocol specified for fwmark - protocol will be ignored")
+            }
             if vs.haSuspend && isFwmark {
                 diags.warning(.conflict, keys["ha_suspend"] ?? at, "ha_suspend has no effect on a fwmark virtual server")
             }
@@ -214,11 +217,11 @@ struct Validator {
                 }
             }
             if let q = vs.quorum, q > totalWeight, !vs.realServers.isEmpty {
-                diags.warning(.quorum, keys["quorum"] ?? at, "quorum \(q) for virtual server \(keyText) exceeds total weight of real servers \(totalWeight)",
+                diags.error(.quorum, keys["quorum"] ?? at, "quorum \(q) for virtual server \(keyText) exceeds total weight of real servers \(totalWeight)",
                               hint: "keepalived reduces the quorum to \(totalWeight)")
             }
             if let h = vs.hysteresis, h >= vs.effectiveQuorum {
-                diags.warning(.quorum, keys["hysteresis"] ?? at, "hysteresis \(h) >= quorum \(vs.effectiveQuorum) for virtual server \(keyText); keepalived sets it to \(max(vs.effectiveQuorum - 1, 0))")
+                diags.error(.quorum, keys["hysteresis"] ?? at, "hysteresis \(h) >= quorum \(vs.effectiveQuorum) for virtual server \(keyText); keepalived sets it to \(max(vs.effectiveQuorum - 1, 0))")
             }
             if vs.realServers.isEmpty && vs.sorryServer == nil {
                 diags.warning(.missingRequired, at, "virtual server \(keyText) has no real_server")
@@ -254,10 +257,9 @@ struct Validator {
                 diags.error(.noSuchUser, loc.globalKeys["script_user"] ?? Loc(0, 1, 1), "script_user group '\(grp)' does not exist")
             }
         }
-        var usedScripts = false
-        for (cmd, l, user) in loc.scripts {
+        var existing = 0
+        for (cmd, l, user, tracked) in loc.scripts {
             let path = cmd.path
-            usedScripts = true
             if let user, getpwnam(user.user) == nil {
                 diags.error(.noSuchUser, l, "user '\(user.user)' for script '\(path)' does not exist")
             }
@@ -266,21 +268,35 @@ struct Validator {
                 continue
             }
             var st = stat()
+            // keepalived silently disables a missing or non-executable script; say so.
             guard stat(path, &st) == 0 else {
-                diags.error(.scriptMissing, l, "script '\(path)' does not exist")
+                if tracked {
+                    // A tracked vrrp_script that cannot run is disabled (keepalived -t fails).
+                    diags.error(.scriptMissing, l, "script '\(path)' does not exist; the track script is disabled")
+                    continue
+                }
+                diags.warning(.scriptMissing, l, "script '\(path)' does not exist; it will not run")
                 continue
             }
             if (st.st_mode & S_IFMT) != S_IFREG || access(path, X_OK) != 0 {
-                diags.error(.scriptNotExecutable, l, "script '\(path)' is not executable", hint: "chmod +x \(path)")
+                diags.warning(.scriptNotExecutable, l, "script '\(path)' is not executable; it will not run", hint: "chmod +x \(path)")
                 continue
             }
+            existing += 1
             if g.enableScriptSecurity, let bad = insecurePath(path) {
                 diags.error(.scriptSecurity, l, "unsafe permissions found for script '\(path)': \(bad) is writable by a non-root user",
                             hint: "with enable_script_security, a script run as root and every directory above it must be writable by root only")
             }
         }
-        if usedScripts && !g.enableScriptSecurity && g.scriptUser == nil && getpwnam("keepalived_script") == nil {
-            diags.warning(.scriptSecurity, loc.scripts.first!.1, "SECURITY VIOLATION - scripts are being executed but script_security not enabled",
+        let defaultUserExists = getpwnam("keepalived_script") != nil
+        let usedScripts = existing > 0
+        if usedScripts && g.enableScriptSecurity && g.scriptUser == nil && !defaultUserExists {
+            diags.error(.noSuchUser, loc.scripts.first!.1, "Unable to set default user keepalived_script for script",
+                        hint: "create the user 'keepalived_script' or set 'script_user USER' in global_defs")
+        }
+        let runsAsRoot = g.scriptUser.map { $0.user == "root" } ?? !defaultUserExists
+        if usedScripts && !g.enableScriptSecurity && runsAsRoot {
+            diags.error(.scriptSecurity, loc.scripts.first!.1, "SECURITY VIOLATION - scripts are being executed but script_security not enabled",
                           hint: "add 'enable_script_security' (and optionally 'script_user') to global_defs")
         }
     }

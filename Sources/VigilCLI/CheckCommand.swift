@@ -13,7 +13,7 @@ struct Check: ParsableCommand {
     @Option(name: [.short, .customLong("use-file")], help: "Configuration file.")
     var file: String = "/etc/keepalived/keepalived.conf"
 
-    @Option(name: [.short, .customLong("config-id")], help: "config-id for '@ID' lines (default: host name up to the first dot).")
+    @Option(name: [.customShort("i"), .customLong("config-id")], help: "config-id for '@ID' lines (default: host name up to the first dot).")
     var configID: String?
 
     @Flag(help: "Skip host checks (interfaces, scripts, users).")
