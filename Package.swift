@@ -41,7 +41,7 @@ let package = Package(
         .testTarget(
             name: "KeepalivedConfigTests",
             dependencies: ["KeepalivedConfig", "NetCore"],
-            resources: [.copy("Fixtures")]
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -346,10 +346,16 @@ final class Preprocessor {
                     let inner = expand(LocatedText(bytes: Array(b[(i + 2)..<j]), locs: nil, base: here), depth: depth + 1).bytes
                     replacement = builtinOrParam(inner, at: here)
                     after = j + 1
+                    if replacement == nil {
+                        diags.warning(.parameterError, here, "parameter '${\(String(decoding: inner, as: UTF8.self))}' is not defined; it is left as written",
+                                      hint: "define it with '$NAME=value' before its use")
+                    }
                 }
             } else if isNameChar(b[i + 1]) {
                 var j = i + 1
                 while j < b.count && isNameChar(b[j]) { j += 1 }
+                // keepalived 2.2.7 expands `$NAME` only when whitespace or the end of the line
+                // follows (`10.0.$a.1` is not expanded; write `10.0.${a}.1`).
                 if j == b.count || isSpace(b[j]) {
                     let name = String(decoding: b[(i + 1)..<j], as: UTF8.self)
                     if let v = params[name] { replacement = v; after = j }
@@ -507,6 +513,30 @@ final class Preprocessor {
     /// include).
     private func tokenizeAndEmit(_ text: LocatedText) {
         let b = text.bytes
+        // `include` lines are not split at braces: `{a,b}` is a csh brace pattern.
+        var s = 0
+        while s < b.count && isSpace(b[s]) { s += 1 }
+        if b.count - s > 7, b[s] == UInt8(ascii: "i"), b[s + 1] == UInt8(ascii: "n"), b[s + 2] == UInt8(ascii: "c") {
+            var e = s
+            while e < b.count && !isSpace(b[e]) { e += 1 }
+            let kw = String(decoding: b[s..<e], as: UTF8.self)
+            if Self.includeKeywords.contains(kw) {
+                var words = [Word(text: kw, loc: text.loc(s))]
+                var i = e
+                while i < b.count {
+                    while i < b.count && isSpace(b[i]) { i += 1 }
+                    guard i < b.count else { break }
+                    let st = i
+                    while i < b.count && !isSpace(b[i]) { i += 1 }
+                    var w = String(decoding: b[st..<i], as: UTF8.self)
+                    if w.count >= 2, let f = w.first, (f == "\"" || f == "'"), w.last == f { w = String(w.dropFirst().dropLast()) }
+                    words.append(Word(text: w, loc: text.loc(st)))
+                }
+                handleInclude(words)
+                lastWasStatement = false
+                return
+            }
+        }
         var words: [Word] = []
         var i = 0
         let n = b.count
