@@ -54,6 +54,11 @@ let package = Package(
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
         .testTarget(name: "VirtualServerCoreTests", dependencies: ["VirtualServerCore", "DataPlane", "NetCore"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"]),
+        .testTarget(
+            name: "KeepalivedConfigTests",
+            dependencies: ["KeepalivedConfig", "NetCore"],
+            exclude: ["Fixtures"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
