@@ -34,7 +34,7 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "NetCore", "SysCore", "DataPlane",
+                "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -53,6 +53,7 @@ let package = Package(
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
         .testTarget(name: "VirtualServerCoreTests", dependencies: ["VirtualServerCore", "DataPlane", "NetCore"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "KeepalivedConfig", "VirtualServerCore", "DataPlane", "NetCore", "Lab"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"]),
         .testTarget(
             name: "KeepalivedConfigTests",
