@@ -40,6 +40,7 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
+        .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "NetCore", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
 )
