@@ -22,6 +22,16 @@ let package = Package(
         .target(name: "KeepalivedConfig", dependencies: ["NetCore"]),
         // VRRP v2/v3 packets and the RFC 5798 state machine (pure).
         .target(name: "VRRPCore", dependencies: ["NetCore"]),
+        // C helpers for CMSG_*, ifreq and fork+exec as another user (used by VRRP).
+        .target(name: "CVigilShims"),
+        // VRRP I/O: raw sockets, GARP/NA, timers, VIPs, notify scripts and trackers.
+        .target(
+            name: "VRRP",
+            dependencies: [
+                "VRRPCore", "NetCore", "SysCore", "CVigilShims",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Netlink message encoding/decoding: rtnetlink, generic netlink, IPVS (pure).
         .target(name: "NetlinkCodec", dependencies: ["NetCore"]),
         // Data-plane model, diff and schedulers (pure).
@@ -40,6 +50,7 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
+        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "VRRPCore", "NetCore", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "NetCore", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v6]
