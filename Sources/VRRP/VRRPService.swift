@@ -71,6 +71,7 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
         case timer(instance: Int, generation: Int)
         case event(instance: String?, VRRPInstance.Event)
         case shutdown
+        case abandon
     }
 
     private let setups: [VRRPInstanceSetup]
@@ -100,6 +101,10 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
 
     /// Stops gracefully: masters send priority 0 and drop their VIPs, then `run()` returns.
     public func shutdown() { continuation.yield(.shutdown) }
+
+    /// Test hook: stops at once without a goodbye, leaving VIPs in place, as if the process
+    /// were killed with SIGKILL.
+    @_spi(Testing) public func abandon() { continuation.yield(.abandon) }
 
     /// Delivers an event (tracker change, interface state) to one instance, or all with nil.
     public func post(_ event: VRRPInstance.Event, to instance: String? = nil) {
@@ -381,6 +386,8 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                         while runningScripts.withLock({ $0 }) > 0 && ContinuousClock.now < limit {
                             try? await Task.sleep(for: .milliseconds(10))
                         }
+                        break loop
+                    case .abandon:
                         break loop
                     }
                     publish()
