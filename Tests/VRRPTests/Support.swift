@@ -70,7 +70,7 @@ struct Topology {
         let conf = "\(dir)/\(name).conf"
         try config.write(toFile: conf, atomically: true, encoding: .utf8)
         let log = "\(dir)/\(name).log"
-        let p = try lab.spawn(ns, ["keepalived", "-n", "-l", "-D", "-G", "-P", "-f", conf, "-p", "\(dir)/\(name).pid", "-r", "\(dir)/\(name)-vrrp.pid"], logPath: log)
+        let p = try lab.spawn(ns, ["keepalived", "-n", "-l", "-D", "-G", "-P", "-R", "-f", conf, "-p", "\(dir)/\(name).pid", "-r", "\(dir)/\(name)-vrrp.pid"], logPath: log)
         return (p, log)
     }
 
