@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "VRRPCore", dependencies: ["NetCore"]),
         // Netlink message encoding/decoding: rtnetlink, generic netlink, IPVS (pure).
         .target(name: "NetlinkCodec", dependencies: ["NetCore"]),
+        // Netlink sockets: rtnetlink requests, link events, generic netlink, namespaces (I/O).
+        .target(name: "Netlink", dependencies: ["NetlinkCodec", "NetCore", "SysCore"]),
         // Data-plane model, diff and schedulers (pure).
         .target(name: "DataPlane", dependencies: ["NetCore"]),
         // The command tree (swift-argument-parser).
@@ -40,6 +42,8 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
+        .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetlinkCodec", "NetCore", "SysCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
