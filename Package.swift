@@ -28,12 +28,14 @@ let package = Package(
         .target(
             name: "VRRP",
             dependencies: [
-                "VRRPCore", "NetCore", "SysCore", "CVigilShims",
+                "VRRPCore", "NetCore", "SysCore", "CVigilShims", "Netlink", "NetlinkCodec",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Netlink message encoding/decoding: rtnetlink, generic netlink, IPVS (pure).
         .target(name: "NetlinkCodec", dependencies: ["NetCore"]),
+        // Netlink sockets: rtnetlink requests, link events, generic netlink, namespaces (I/O).
+        .target(name: "Netlink", dependencies: ["NetlinkCodec", "NetCore", "SysCore"]),
         // Data-plane model, diff and schedulers (pure).
         .target(name: "DataPlane", dependencies: ["NetCore"]),
         // The command tree (swift-argument-parser).
@@ -52,6 +54,8 @@ let package = Package(
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "VRRPCore", "NetCore", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "NetCore", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetlinkCodec", "NetCore", "SysCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
