@@ -57,7 +57,7 @@ func withSockaddr<R>(_ addr: IPAddress, scope: UInt32, _ body: (UnsafePointer<so
 }
 
 /// Facts about a network interface, read in the caller's network namespace.
-public struct InterfaceInfo: Sendable, Hashable {
+public struct LinkFacts: Sendable, Hashable {
     public var name: String
     public var index: UInt32
     public var mac: MACAddress?
@@ -65,7 +65,7 @@ public struct InterfaceInfo: Sendable, Hashable {
     public var ipv6LinkLocal: [IPv6Address]
 
     /// Reads index, MAC and addresses of `name` (`if_nametoindex`, `SIOCGIFHWADDR`, `getifaddrs`).
-    public static func read(_ name: String) throws(SystemError) -> InterfaceInfo {
+    public static func read(_ name: String) throws(SystemError) -> LinkFacts {
         let index = if_nametoindex(name)
         if index == 0 { throw SystemError.last("if_nametoindex", context: name) }
         var raw = [UInt8](repeating: 0, count: 6)
@@ -89,7 +89,7 @@ public struct InterfaceInfo: Sendable, Hashable {
             }
             freeifaddrs(list)
         }
-        return InterfaceInfo(name: name, index: index, mac: mac, ipv4: v4, ipv6LinkLocal: v6)
+        return LinkFacts(name: name, index: index, mac: mac, ipv4: v4, ipv6LinkLocal: v6)
     }
 }
 
@@ -97,7 +97,7 @@ public struct InterfaceInfo: Sendable, Hashable {
 /// (bound to the device, member of the multicast group) and one for sending (bound to the
 /// advert source). Owned by exactly one `VRRPService`; nobody else sees the descriptors.
 final class InterfaceSockets: @unchecked Sendable {
-    let interface: InterfaceInfo
+    let interface: LinkFacts
     let family: AddressFamily
     let receiveFD: Int32
     /// One send socket per source address (mcast_src_ip / unicast_src_ip may differ per instance).
@@ -115,7 +115,7 @@ final class InterfaceSockets: @unchecked Sendable {
     /// The corresponding calls are `socket(AF_INET[6], SOCK_RAW, 112)`,
     /// `setsockopt(SOL_SOCKET, SO_BINDTODEVICE)`, `IP_ADD_MEMBERSHIP` / `IPV6_JOIN_GROUP`,
     /// `IP_RECVTTL` / `IPV6_RECVHOPLIMIT` + `IPV6_RECVPKTINFO`.
-    init(interface: InterfaceInfo, family: AddressFamily, groups: [IPAddress]) throws(SystemError) {
+    init(interface: LinkFacts, family: AddressFamily, groups: [IPAddress]) throws(SystemError) {
         self.interface = interface
         self.family = family
         let domain = family == .inet ? AF_INET : AF_INET6

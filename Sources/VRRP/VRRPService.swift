@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import NetCore
+import Netlink
+import NetlinkCodec
 import Synchronization
 import SysCore
 import VRRPCore
@@ -13,11 +15,19 @@ public struct VRRPInstanceSetup: Sendable {
     /// The addresses to add in MASTER and remove otherwise (`virtual_ipaddress` and
     /// `virtual_ipaddress_excluded`), each with its device.
     public var vips: [VirtualIP]
+    /// `virtual_routes` and `virtual_rules`: present only while MASTER.
+    public var routes: [VirtualRoute] = []
+    public var rules: [RuleSpec] = []
     public var notify = NotifyConfig()
 
-    public init(config: VRRPInstanceConfig, vips: [VirtualIP], notify: NotifyConfig = NotifyConfig()) {
+    public init(
+        config: VRRPInstanceConfig, vips: [VirtualIP], routes: [VirtualRoute] = [], rules: [RuleSpec] = [],
+        notify: NotifyConfig = NotifyConfig()
+    ) {
         self.config = config
         self.vips = vips
+        self.routes = routes
+        self.rules = rules
         self.notify = notify
     }
 }
@@ -61,8 +71,6 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
         public var scriptTimeout: Duration = .seconds(10)
         public var scripts: [VRRPScriptConfig] = []
         public var trackFiles: [TrackFileConfig] = []
-        /// How often interface state is polled (until the netlink LinkMonitor is wired in).
-        public var linkPollInterval: Duration = .milliseconds(200)
         public init() {}
     }
 
@@ -124,6 +132,9 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
 
     /// Runs until shutdown. Throws if a socket cannot be opened.
     public func run() async throws {
+        // A daemon must survive writes to closed pipes (notify FIFO readers going away, and
+        // LinkMonitor's wake pipe after its reader thread closed it); errors come back as EPIPE.
+        signal(SIGPIPE, SIG_IGN)
         // Open every socket up front, in the configured namespace.
         let setups = self.setups
         let opened: [(SocketKey, InterfaceSockets)] = try inNetworkNamespace(options.namespace) {
@@ -136,7 +147,7 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                 keys[k, default: []].append(s.config.multicastGroup)
             }
             for k in order {
-                let info = try InterfaceInfo.read(k.interface)
+                let info = try LinkFacts.read(k.interface)
                 let sock = try InterfaceSockets(interface: info, family: k.family, groups: Array(Set(keys[k]!)))
                 try sock.prepareGratuitous()
                 for s in setups where s.config.interface == k.interface && s.config.family == k.family {
@@ -147,6 +158,8 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
             return out
         }
         let sockets = opened.map(\.1)
+        let linkMonitor: LinkMonitor? = try inNetworkNamespace(options.namespace) { try LinkMonitor(addresses: false) }
+        defer { linkMonitor?.stop() }
         defer { for s in sockets { s.closeAll() } }
         let socketOf: [Int] = setups.map { s in
             opened.firstIndex { $0.0 == SocketKey(interface: s.config.interface, family: s.config.family) }!
@@ -227,7 +240,19 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                             do { try await vipManager.add(setup.vips) } catch {
                                 logger.error("(\(setup.config.name)) setting VIPs failed: \(error)")
                             }
+                            do {
+                                try await vipManager.addRoutes(setup.routes)
+                                try await vipManager.addRules(setup.rules)
+                            } catch {
+                                logger.error("(\(setup.config.name)) setting virtual routes/rules failed: \(error)")
+                            }
                         case .removeVIPs:
+                            do {
+                                try await vipManager.removeRules(setup.rules)
+                                try await vipManager.removeRoutes(setup.routes)
+                            } catch {
+                                logger.error("(\(setup.config.name)) removing virtual routes/rules failed: \(error)")
+                            }
                             do { try await vipManager.remove(setup.vips) } catch {
                                 logger.error("(\(setup.config.name)) removing VIPs failed: \(error)")
                             }
@@ -328,26 +353,33 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                         }
                     }
                 }
-                let linkPoll = options.linkPollInterval
+                // Interface state (instance interface → FAULT, track_interface → tracker) from
+                // rtnetlink link events; the initial state comes from SIOCGIFFLAGS.
                 let watched: [(Int, String, Bool)] = setups.enumerated().flatMap { (i, s) in
                     [(i, s.config.interface, true)] + s.config.trackers.filter { $0.kind == .interface }.map { (i, $0.name, false) }
                 }
-                group.addTask { [logger] in
-                    var last: [String: Bool] = [:]
-                    while !Task.isCancelled {
-                        for (i, name, primary) in watched {
-                            let up = sockets[socketOf[i]].linkIsUp(name) ?? false
-                            let key = "\(i)/\(name)"
-                            if last[key] != up {
-                                if last[key] != nil || !up {
-                                    logger.info("Netlink reports \(name) \(up ? "up" : "down")")
-                                    let ev: VRRPInstance.Event = primary ? (up ? .interfaceUp : .interfaceDown) : .tracker(name, up ? .up : .down)
-                                    cont.yield(.event(instance: setups[i].config.name, ev))
-                                }
-                                last[key] = up
+                func linkEvent(_ i: Int, _ name: String, _ primary: Bool, _ up: Bool) -> VRRPInstance.Event {
+                    primary ? (up ? .interfaceUp : .interfaceDown) : .tracker(name, up ? .up : .down)
+                }
+                for (i, name, primary) in watched {
+                    let up = sockets[socketOf[i]].linkIsUp(name) ?? false
+                    if !up || !primary { cont.yield(.event(instance: setups[i].config.name, linkEvent(i, name, primary, up))) }
+                }
+                if let monitor = linkMonitor {
+                    group.addTask { [logger] in
+                        var last: [String: Bool] = [:]
+                        for await e in monitor.events {
+                            guard case .linkChanged(let info) = e else { continue }
+                            let up = info.isUp && info.isRunning
+                            guard last[info.name] != up else { continue }
+                            let known = last[info.name] != nil
+                            last[info.name] = up
+                            if !known && up { continue }
+                            logger.info("Netlink reports \(info.name) \(up ? "up" : "down")")
+                            for (i, name, primary) in watched where name == info.name {
+                                cont.yield(.event(instance: setups[i].config.name, linkEvent(i, name, primary, up)))
                             }
                         }
-                        do { try await clock.sleep(for: linkPoll) } catch { return }
                     }
                 }
 

@@ -1,5 +1,5 @@
-import Foundation
 import NetCore
+import NetlinkCodec
 
 /// A virtual address as configured in `virtual_ipaddress` (keepalived.conf(5) §2.9 syntax:
 /// `IP[/MASK] [brd IP] [dev IF] [scope S] [label L]`).
@@ -31,59 +31,10 @@ public protocol VIPManager: Sendable {
     func add(_ vips: [VirtualIP]) async throws
     /// Removes each address; one that is already gone is not an error.
     func remove(_ vips: [VirtualIP]) async throws
-}
-
-/// A `VIPManager` that drives iproute2 (`ip [-n NS] addr add|del …`).
-///
-/// Interim backend until the rtnetlink module is merged; it is also what the namespace tests
-/// use to place VIPs inside a test namespace.
-public struct IPCommandVIPManager: VIPManager {
-    public var namespace: String?
-    public var ipPath: String
-
-    public init(namespace: String? = nil, ipPath: String = "/usr/sbin/ip") {
-        self.namespace = namespace
-        self.ipPath = FileManager.default.isExecutableFile(atPath: ipPath) ? ipPath : "/sbin/ip"
-    }
-
-    public struct CommandError: Error, CustomStringConvertible {
-        public var command: [String]
-        public var status: Int32
-        public var stderr: String
-        public var description: String { "\(command.joined(separator: " ")) exited \(status): \(stderr)" }
-    }
-
-    func arguments(_ verb: String, _ v: VirtualIP) -> [String] {
-        var a = (namespace.map { ["-n", $0] } ?? []) + ["addr", verb, v.prefix.description]
-        if verb == "add" {
-            if let b = v.broadcast { a += ["broadcast", b.description] }
-            if let s = v.scope { a += ["scope", s.rawValue] }
-            if let l = v.label { a += ["label", l] }
-            if v.address.family == .inet6 { a += ["nodad"] }
-        }
-        return a + ["dev", v.device]
-    }
-
-    public func add(_ vips: [VirtualIP]) async throws {
-        for v in vips { try run(arguments("add", v), tolerate: "File exists") }
-    }
-
-    public func remove(_ vips: [VirtualIP]) async throws {
-        for v in vips { try run(arguments("del", v), tolerate: "Cannot assign requested address") }
-    }
-
-    private func run(_ args: [String], tolerate: String) throws {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ipPath)
-        p.arguments = args
-        let err = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        if p.terminationStatus != 0 && !text.contains(tolerate) {
-            throw CommandError(command: [ipPath] + args, status: p.terminationStatus, stderr: text)
-        }
-    }
+    /// virtual_routes, added after the VIPs on entering MASTER. Default: unsupported.
+    func addRoutes(_ routes: [VirtualRoute]) async throws
+    func removeRoutes(_ routes: [VirtualRoute]) async throws
+    /// virtual_rules, added after the routes. Default: unsupported.
+    func addRules(_ rules: [RuleSpec]) async throws
+    func removeRules(_ rules: [RuleSpec]) async throws
 }

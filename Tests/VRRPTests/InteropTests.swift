@@ -49,7 +49,7 @@ struct KeepalivedInteropTests {
         defer { topo.teardown() }
         // Vigil (150) against keepalived (100).
         let (_, klog) = try topo.keepalived(topo.b, "kb", keepalivedConf(priority: 100))
-        var a = Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
+        var a = try Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
         #expect(await wait(8) { topo.hasAddress(topo.a, "192.168.0.21") })
         try await Task.sleep(for: .seconds(2))
         #expect(topo.logText(klog).contains("(LVSha) Entering BACKUP STATE"))
@@ -62,7 +62,7 @@ struct KeepalivedInteropTests {
         #expect(Date().timeIntervalSince(t0) < 0.61 + 0.5)
         #expect(topo.logText(klog).contains("(LVSha) Backup received priority 0 advertisement"))
         // Vigil comes back and preempts keepalived.
-        a = Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
+        a = try Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
         #expect(await wait(8) { topo.hasAddress(topo.a, "192.168.0.21") })
         #expect(await wait(3) { !topo.hasAddress(topo.b, "192.168.0.21") })
         #expect(topo.logText(klog).contains("(LVSha) Master received advert from 192.168.0.11 with higher priority 150, ours 100"))
@@ -75,7 +75,7 @@ struct KeepalivedInteropTests {
         defer { topo.teardown() }
         let (_, klog) = try topo.keepalived(topo.a, "ka", keepalivedConf(priority: 150))
         #expect(await wait(8) { topo.hasAddress(topo.a, "192.168.0.21") })
-        let b = Router(topo.b, [referenceSetup("192.168.0.15", priority: 100)])
+        let b = try Router(topo.b, [referenceSetup("192.168.0.15", priority: 100)])
         try await Task.sleep(for: .seconds(3))
         #expect(b.state == .backup)
         let st = try #require(b.service.status().first)
@@ -104,7 +104,7 @@ struct KeepalivedInteropTests {
             }
         }
         // Vigil master at 100 ms; keepalived must stay BACKUP (it accepts our v3 checksum).
-        var a = Router(topo.a, [v3("192.168.0.11", 150, .milliseconds(100))])
+        var a = try Router(topo.a, [v3("192.168.0.11", 150, .milliseconds(100))])
         let (_, klog) = try topo.keepalived(topo.b, "kb", keepalivedConf(priority: 100, vrid: 61, version: 3, advert: "0.1", auth: false))
         #expect(await wait(5) { topo.hasAddress(topo.a, "192.168.0.21") })
         try await Task.sleep(for: .seconds(2))
@@ -114,7 +114,7 @@ struct KeepalivedInteropTests {
         await a.stop()
         #expect(await wait(2) { topo.hasAddress(topo.b, "192.168.0.21") })
         // keepalived master at 100 ms, Vigil backup configured for 1 s adopts 100 ms.
-        a = Router(topo.a, [v3("192.168.0.11", 50, .seconds(1))])
+        a = try Router(topo.a, [v3("192.168.0.11", 50, .seconds(1))])
         try await Task.sleep(for: .seconds(1))
         #expect(a.state == .backup)
         #expect(a.logs.contains("(LVSha) advertisement interval updated from 1000 ms to 100 ms by master"))
@@ -135,7 +135,7 @@ struct KeepalivedInteropTests {
         c.version = .v3
         let setup = VRRPInstanceSetup(config: c, vips: [VirtualIP(prefix: IPPrefix("2001:db8::21/64")!, device: "eth0")])
         let (_, klog) = try topo.keepalived(topo.b, "kb", keepalivedConf(name: "V6", priority: 100, vrid: 71, version: 3, auth: false, vips: ["2001:db8::21/64"]))
-        let a = Router(topo.a, [setup])
+        let a = try Router(topo.a, [setup])
         #expect(await wait(8) { topo.hasAddress(topo.a, "2001:db8::21") })
         try await Task.sleep(for: .seconds(2))
         #expect(topo.logText(klog).contains("(V6) Entering BACKUP STATE"))
@@ -147,7 +147,7 @@ struct KeepalivedInteropTests {
         // And Vigil as backup of keepalived: it hears keepalived's adverts over IPv6.
         var c2 = c
         c2.priority = 50
-        let a2 = Router(topo.a, [VRRPInstanceSetup(config: c2, vips: setup.vips)])
+        let a2 = try Router(topo.a, [VRRPInstanceSetup(config: c2, vips: setup.vips)])
         try await Task.sleep(for: .seconds(2))
         #expect(a2.state == .backup)
         #expect((a2.service.status().first?.statistics.advertisementsReceived ?? 0) >= 1)
@@ -161,7 +161,7 @@ struct KeepalivedInteropTests {
         let extra = "  unicast_src_ip 192.168.0.15\n  unicast_peer {\n    192.168.0.11\n  }"
         let (_, klog) = try topo.keepalived(topo.b, "kb", keepalivedConf(priority: 150, vrid: 81, version: 3, auth: false, extra: extra))
         #expect(await wait(8) { topo.hasAddress(topo.b, "192.168.0.21") })
-        let a = Router(topo.a, [referenceSetup("192.168.0.11", priority: 100) {
+        let a = try Router(topo.a, [referenceSetup("192.168.0.11", priority: 100) {
             $0.version = .v3
             $0.vrid = 81
             $0.authentication = .none
@@ -204,7 +204,7 @@ struct WireValidationTests {
     @Test func badTrafficChangesNothingAndIsCounted() async throws {
         let topo = try Topology()
         defer { topo.teardown() }
-        let a = Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
+        let a = try Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
         #expect(await wait(8) { a.state == .master })
         let src = IPAddress("192.168.0.99")!
         let dst = IPAddress("224.0.0.18")!

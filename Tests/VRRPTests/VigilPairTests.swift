@@ -11,8 +11,8 @@ struct VigilPairTests {
     @Test func electionFailoverPreemptAndGracefulStop() async throws {
         let topo = try Topology()
         defer { topo.teardown() }
-        var a = Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
-        let b = Router(topo.b, [referenceSetup("192.168.0.15", priority: 100)])
+        var a = try Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
+        let b = try Router(topo.b, [referenceSetup("192.168.0.15", priority: 100)])
         // Election: the priority-150 director holds the VIP, the other does not.
         #expect(await wait(8) { topo.hasAddress(topo.a, "192.168.0.21") })
         #expect(await wait(2) { b.state == .backup })
@@ -33,7 +33,7 @@ struct VigilPairTests {
         #expect(b.logs.contains("(LVSha) Receive advertisement timeout"))
 
         // The priority-150 director comes back and preempts.
-        a = Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
+        a = try Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])
         #expect(await wait(8) { topo.hasAddress(topo.a, "192.168.0.21") })
         #expect(await wait(2) { !topo.hasAddress(topo.b, "192.168.0.21") })
         #expect(a.logs.contains("(LVSha) received lower priority (100) advert from 192.168.0.15 - discarding"))
