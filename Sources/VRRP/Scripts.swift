@@ -194,3 +194,27 @@ public struct TrackFileConfig: Hashable, Sendable {
         return Int(s) ?? 0
     }
 }
+
+/// The notify FIFO (`notify_fifo PATH`): created if missing and opened read-write and
+/// non-blocking, as keepalived does, so opening never waits for a reader and a stalled reader
+/// costs dropped lines (reported as EAGAIN) instead of a stalled protocol. A regular file at
+/// the path is appended to.
+public final class NotifyFIFO: Sendable {
+    private let fd: Int32
+
+    public init(path: String) throws(SystemError) {
+        var st = stat()
+        if stat(path, &st) != 0 {
+            _ = try retryingSyscall("mkfifo", context: path) { mkfifo(path, 0o600) }
+        }
+        fd = try retryingSyscall("open", context: path) { open(path, O_RDWR | O_NONBLOCK | O_APPEND | O_CLOEXEC) }
+    }
+
+    /// Writes one line (a newline is added).
+    public func write(_ line: String) throws(SystemError) {
+        let bytes = Array((line + "\n").utf8)
+        _ = try retryingSyscall("write(notify_fifo)") { bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) } }
+    }
+
+    public func close() { Glibc.close(fd) }
+}

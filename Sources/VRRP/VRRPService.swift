@@ -196,7 +196,12 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
         var generations = [Int](repeating: 0, count: machines.count)
         var groupStates = groups.map(\.group)
         let indexByName = Dictionary(setups.enumerated().map { ($0.element.config.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
-        var fifo: FileHandle? = options.notifyFIFO.flatMap { FileHandle(forWritingAtPath: $0) }
+        let fifo: NotifyFIFO? = options.notifyFIFO.flatMap { path in
+            do { return try NotifyFIFO(path: path) } catch {
+                logger.error("notify_fifo \(path): \(error)")
+                return nil
+            }
+        }
         let scriptUser = options.scriptUser
         let scriptTimeout = options.scriptTimeout
 
@@ -216,9 +221,8 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
 
                 func notify(_ n: VRRPNotification, _ cfg: NotifyConfig) {
                     if let f = fifo {
-                        do { try f.write(contentsOf: Array((n.fifoLine + "\n").utf8)) } catch {
-                            logger.warning("notify_fifo write failed: \(error)")
-                            fifo = nil
+                        do { try f.write(n.fifoLine) } catch {
+                            logger.warning("notify_fifo: \(error)")
                         }
                     }
                     runScripts(cfg.commands(for: n))
@@ -429,7 +433,7 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
         } onCancel: {
             continuation.yield(.shutdown)
         }
-        try? fifo?.close()
+        fifo?.close()
         stop.store(true, ordering: .relaxed)
         for t in receivers { while !t.isFinished { usleep(5_000) } }
     }

@@ -21,8 +21,11 @@ struct TrackingAndNotifyTests {
         let script = "\(topo.dir)/notify.sh"
         try "#!/bin/sh\necho \"$@\" >> \(notifyOut)\n".write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
+        // A real FIFO with a reader, as notify_fifo users have.
         let fifo = "\(topo.dir)/fifo"
-        FileManager.default.createFile(atPath: fifo, contents: Data())
+        let fifoOut = "\(topo.dir)/fifo.out"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try topo.lab.spawn(nil, ["/bin/sh", "-c", "exec cat \(fifo) > \(fifoOut)"])
 
         var setupA = referenceSetup("192.168.0.11", priority: 150) {
             $0.trackers = [Tracker(name: "trk0", kind: .interface, weight: -60), Tracker(name: "chk_ok", kind: .script, weight: -60)]
@@ -42,7 +45,8 @@ struct TrackingAndNotifyTests {
         let notes = { (try? String(contentsOfFile: notifyOut, encoding: .utf8)) ?? "" }
         #expect(await wait(2) { notes().contains("R INSTANCE LVSha MASTER 150") && notes().contains("became-master") })
         #expect(notes().contains("R INSTANCE LVSha BACKUP 150"))
-        #expect(((try? String(contentsOfFile: fifo, encoding: .utf8)) ?? "").contains("INSTANCE \"LVSha\" MASTER 150"))
+        let fifoLines = { (try? String(contentsOfFile: fifoOut, encoding: .utf8)) ?? "" }
+        #expect(await wait(2) { fifoLines().contains("INSTANCE \"LVSha\" BACKUP 150\nINSTANCE \"LVSha\" MASTER 150\n") })
 
         // track_interface: trk0 down → 150 − 60 = 90 < 100, so the backup preempts.
         try topo.lab.sh(topo.a, "ip link set trk0 down")
