@@ -325,3 +325,16 @@ public enum GratuitousPackets {
         return m
     }
 }
+
+extension LinkFacts {
+    /// The default advert source when neither `mcast_src_ip` nor `unicast_src_ip` is set:
+    /// the interface's first IPv4 address, or its first IPv6 link-local address (keepalived's
+    /// rule). Reads the interface in `namespace` (nil = current).
+    public static func primaryAddress(of interface: String, family: AddressFamily, namespace: String? = nil) throws -> IPAddress? {
+        let facts = try inNetworkNamespace(namespace) { try LinkFacts.read(interface) }
+        switch family {
+        case .inet: return facts.ipv4.first.map(IPAddress.v4)
+        case .inet6: return facts.ipv6LinkLocal.first.map(IPAddress.v6)
+        }
+    }
+}

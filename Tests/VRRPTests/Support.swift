@@ -94,11 +94,14 @@ final class Router: Sendable {
     let logs = LogRecorder()
     let task: Task<Void, any Error>
 
-    init(_ ns: String, _ setups: [VRRPInstanceSetup], options: VRRPService<ContinuousClock>.Options = .init()) throws {
+    init(
+        _ ns: String, _ setups: [VRRPInstanceSetup], syncGroups: [SyncGroupSetup] = [],
+        options: VRRPService<ContinuousClock>.Options = .init()
+    ) throws {
         var o = options
         o.namespace = ns
         let recorder = logs
-        let svc = VRRPService(instances: setups, vipManager: try NetlinkVIPManager(namespace: ns), clock: ContinuousClock(), logger: recorder.logger(ns), options: o)
+        let svc = VRRPService(instances: setups, syncGroups: syncGroups, vipManager: try NetlinkVIPManager(namespace: ns), clock: ContinuousClock(), logger: recorder.logger(ns), options: o)
         service = svc
         task = Task { try await svc.run() }
     }

@@ -131,3 +131,42 @@ struct TrackingAndNotifyTests {
         #expect(TrackFileConfig.value(of: p + ".missing") == 0)
     }
 }
+
+@Suite(.serialized, .enabled(if: isRoot))
+struct SyncGroupServiceTests {
+    /// Two instances in one vrrp_sync_group on each director: when one instance of the master
+    /// loses its tracked interface, both instances move to the other director together.
+    @Test func groupMovesTogether() async throws {
+        let topo = try Topology()
+        defer { topo.teardown() }
+        try topo.lab.sh(topo.a, "ip link add trk0 type veth peer name trk1 && ip link set trk1 up && ip link set trk0 up")
+        func pair(_ addr: String, _ prio: UInt8, track: Bool) -> [VRRPInstanceSetup] {
+            var one = referenceSetup(addr, priority: prio) { $0.name = "VI_1"; $0.vrid = 51 }
+            if track { one.config.trackers = [Tracker(name: "trk0", kind: .interface)] }
+            var two = referenceSetup(addr, priority: prio) {
+                $0.name = "VI_2"
+                $0.vrid = 52
+                $0.virtualAddresses = [IPAddress("192.168.0.22")!]
+            }
+            two.vips = [VirtualIP(prefix: IPPrefix("192.168.0.22/32")!, device: "eth0")]
+            return [one, two]
+        }
+        let group = SyncGroupSetup(group: SyncGroup(name: "G1", members: ["VI_1", "VI_2"]))
+        let a = try Router(topo.a, pair("192.168.0.11", 150, track: true), syncGroups: [group])
+        let b = try Router(topo.b, pair("192.168.0.15", 100, track: false), syncGroups: [group])
+        func states(_ r: Router) -> [VRRPState] { r.service.status().map(\.state) }
+        #expect(await wait(8) { states(a) == [.master, .master] && states(b) == [.backup, .backup] })
+        #expect(topo.hasAddress(topo.a, "192.168.0.21") && topo.hasAddress(topo.a, "192.168.0.22"))
+        // trk0 (weight 0) down: VI_1 faults, the group pulls VI_2 into FAULT too.
+        try topo.lab.sh(topo.a, "ip link set trk0 down")
+        #expect(await wait(3) { states(a) == [.fault, .fault] })
+        #expect(a.logs.contains("VRRP_Group(G1) Syncing instances to FAULT state"))
+        #expect(await wait(3) { states(b) == [.master, .master] })
+        #expect(topo.hasAddress(topo.b, "192.168.0.21") && topo.hasAddress(topo.b, "192.168.0.22"))
+        #expect(!topo.hasAddress(topo.a, "192.168.0.21") && !topo.hasAddress(topo.a, "192.168.0.22"))
+        try topo.lab.sh(topo.a, "ip link set trk0 up")
+        #expect(await wait(8) { states(a) == [.master, .master] && states(b) == [.backup, .backup] })
+        await a.stop()
+        await b.stop()
+    }
+}
