@@ -22,8 +22,20 @@ let package = Package(
         .target(name: "KeepalivedConfig", dependencies: ["NetCore"]),
         // VRRP v2/v3 packets and the RFC 5798 state machine (pure).
         .target(name: "VRRPCore", dependencies: ["NetCore"]),
+        // C helpers for CMSG_*, ifreq and fork+exec as another user (used by VRRP).
+        .target(name: "CVigilShims"),
+        // VRRP I/O: raw sockets, GARP/NA, timers, VIPs, notify scripts and trackers.
+        .target(
+            name: "VRRP",
+            dependencies: [
+                "VRRPCore", "NetCore", "SysCore", "CVigilShims", "Netlink", "NetlinkCodec",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Netlink message encoding/decoding: rtnetlink, generic netlink, IPVS (pure).
         .target(name: "NetlinkCodec", dependencies: ["NetCore"]),
+        // Netlink sockets: rtnetlink requests, link events, generic netlink, namespaces (I/O).
+        .target(name: "Netlink", dependencies: ["NetlinkCodec", "NetCore", "SysCore"]),
         // Data-plane model, diff and schedulers (pure).
         .target(name: "DataPlane", dependencies: ["NetCore"]),
         // The virtual-server pool: health verdicts -> desired data plane, quorum, sorry server (pure).
@@ -60,6 +72,10 @@ let package = Package(
             dependencies: ["KeepalivedConfig", "NetCore"],
             exclude: ["Fixtures"]
         ),
+        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "VRRPCore", "NetCore", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "NetCore", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore"]),
+        .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetlinkCodec", "NetCore", "SysCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

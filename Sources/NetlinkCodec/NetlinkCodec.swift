@@ -1,1 +1,0 @@
-// The NetlinkCodec module; see Package.swift for its role.
