@@ -46,7 +46,8 @@ let package = Package(
         .target(
             name: "Daemon",
             dependencies: [
-                "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore",
+                "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
+                "Netlink", "NetlinkCodec",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

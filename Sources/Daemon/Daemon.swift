@@ -1,0 +1,168 @@
+import Foundation
+import KeepalivedConfig
+import Logging
+import NetCore
+import VRRP
+import VRRPCore
+
+/// Which kernel engine forwards packets (`--dataplane`).
+public enum DataPlaneChoice: String, Sendable, CaseIterable {
+    /// IPVS when the kernel has it, else nftables.
+    case auto
+    case ipvs
+    case nftables
+    /// No data plane: VRRP and checkers only.
+    case none
+}
+
+/// `vigil run`'s settings (keepalived's command line where one exists).
+public struct DaemonOptions: Sendable {
+    public var configPath: String
+    /// `-i`: the config-id for `@ID` lines.
+    public var configID: String?
+    /// `-P`/`--vrrp-only`: run VRRP only.
+    public var vrrpOnly = false
+    /// `-C`/`--check-only`: run the checkers and the data plane only.
+    public var checkOnly = false
+    public var dataPlane: DataPlaneChoice = .auto
+    public var logFile: String?
+    public var pidFile: String?
+    /// `-D`: log details (VIP and GARP lines) as keepalived's `--log-detail`.
+    public var logDetail = false
+    /// The nftables table name (one per Vigil instance).
+    public var nftTable = "vigil"
+
+    public init(configPath: String) { self.configPath = configPath }
+}
+
+/// The composition root of `vigil run`: reads the configuration, starts VRRP, the checkers and
+/// the data-plane control loop, and handles SIGTERM/SIGINT (graceful stop) and SIGHUP (reload).
+public final class Daemon: Sendable {
+    public let options: DaemonOptions
+    let logger: Logger
+
+    public init(options: DaemonOptions) throws {
+        self.options = options
+        let sink = try options.logFile.map { try LogSink(path: $0) } ?? .standardError
+        var logger = Logger(label: "vigil") { _ in ConsoleLogHandler(sink: sink) }
+        logger.logLevel = options.logDetail ? .debug : .info
+        self.logger = logger
+    }
+
+    /// Diagnostics that keep a configuration from being used at all; everything else is logged
+    /// and the offending line ignored, as keepalived does.
+    static let fatalCodes: Set<DiagnosticCode> = [.fileUnreadable, .includeLoop, .nestingTooDeep]
+
+    /// Loads and reports the configuration. Returns nil when it cannot be used.
+    func loadConfiguration() -> KeepalivedConfiguration? {
+        var lo = LoadOptions(hostChecks: false)
+        lo.configID = options.configID
+        let result = ConfigLoader.load(path: options.configPath, options: lo)
+        for d in result.diagnostics.sorted(by: { $0.location < $1.location }) where d.severity != .note {
+            let text = "\(d.location): \(d.severity.rawValue): \(d.message)"
+            if d.severity == .error { logger.error("\(text)") } else { logger.warning("\(text)") }
+        }
+        if let fatal = result.errors.first(where: { Self.fatalCodes.contains($0.code) }) {
+            logger.error("Configuration \(options.configPath) cannot be used: \(fatal.message)")
+            return nil
+        }
+        return result.config
+    }
+
+    /// Runs until SIGTERM/SIGINT. Returns the process exit status.
+    public func run() async -> Int32 {
+        logger.info("Starting Vigil v\(VigilVersionInfo.string)")
+        guard let config = loadConfiguration() else { return 1 }
+        var pid: PidFile?
+        if let path = options.pidFile {
+            do { pid = try PidFile(path: path) } catch {
+                logger.error("\(error)")
+                return 1
+            }
+        }
+        defer { pid?.release() }
+
+        let vrrp: VRRPService<ContinuousClock>?
+        do {
+            vrrp = options.checkOnly ? nil : try makeVRRP(config)
+        } catch {
+            logger.error("\(error)")
+            return 1
+        }
+        if vrrp == nil && !options.checkOnly && options.vrrpOnly {
+            logger.warning("No VRRP instance configured")
+        }
+
+        let signals = DaemonSignal.stream()
+        let status: Int32 = await withTaskGroup(of: Int32.self) { group in
+            if let vrrp {
+                group.addTask { [logger] in
+                    do {
+                        try await vrrp.run()
+                        return 0
+                    } catch {
+                        logger.error("VRRP: \(error)")
+                        return 1
+                    }
+                }
+            }
+            logger.info("Startup complete")
+            var exit: Int32 = 0
+            for await s in signals {
+                switch s {
+                case .stop:
+                    logger.info("Stopping")
+                    vrrp?.shutdown()
+                case .reload:
+                    logger.info("Reloading ...")
+                    // Instances keep running with their state; configuration changes to them
+                    // take effect at the next start (see README: differences).
+                    logger.info("Reload complete")
+                    continue
+                }
+                break
+            }
+            for await s in group { exit = max(exit, s) }
+            return exit
+        }
+        logger.info("Stopped Vigil v\(VigilVersionInfo.string)")
+        return status
+    }
+
+    func makeVRRP(_ config: KeepalivedConfiguration) throws -> VRRPService<ContinuousClock>? {
+        var instances: [VRRPInstanceSetup] = []
+        var plan = VRRPPlan()
+        for inst in config.instances {
+            var one = config
+            one.instances = [inst]
+            do {
+                let p = try VRRPSetups.plan(from: one) { iface, family in
+                    try LinkFacts.primaryAddress(of: iface, family: family)
+                }
+                instances += p.instances
+                plan = p
+            } catch {
+                logger.error("\(error) - ignoring this instance")
+            }
+        }
+        guard !instances.isEmpty else { return nil }
+        plan = try VRRPSetups.plan(from: config) { iface, family in
+            try? LinkFacts.primaryAddress(of: iface, family: family)
+        }
+        plan.instances = instances
+        for u in plan.unsupported { logger.warning("\(u)") }
+        var o = VRRPService<ContinuousClock>.Options()
+        o.scriptUser = plan.scriptUser
+        o.notifyFIFO = plan.notifyFIFO
+        o.scripts = plan.scripts
+        o.trackFiles = plan.trackFiles
+        return VRRPService(
+            instances: plan.instances, syncGroups: plan.syncGroups, vipManager: try NetlinkVIPManager(),
+            clock: ContinuousClock(), logger: logger, options: o)
+    }
+}
+
+/// The version string the daemon logs (`Starting Vigil v0.1.0`).
+public enum VigilVersionInfo {
+    public static let string = "0.1.0"
+}
