@@ -40,6 +40,11 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
+        // nftables data plane: pure ruleset generation plus a thin `nft -f -` runner.
+        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore"]),
+        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
+        .testTarget(
+            name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
