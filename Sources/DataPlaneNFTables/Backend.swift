@@ -320,6 +320,15 @@ public actor NFTablesBackend: LoadBalancerBackend {
 
     /// Applies the changes as one `nft -f -` transaction.
     public func apply(_ changes: [DataPlaneChange]) async throws {
+        // Refuse what cannot be forwarded before touching the kernel.
+        for c in changes {
+            switch c {
+            case .addService(let s): _ = try NFTRuleset.forwarding(of: s, ipipAvailable: Self.kernelHasIPIP())
+            case .addDestination(let k, let d), .editDestination(let k, let d):
+                _ = try NFTRuleset.forwarding(of: VirtualService(key: k, destinations: [d]), ipipAvailable: Self.kernelHasIPIP())
+            default: break
+            }
+        }
         try loadIfNeeded()
         let base = state ?? DataPlaneState()
         let desired = try DataPlane.apply(changes, to: base)
@@ -341,6 +350,7 @@ public actor NFTablesBackend: LoadBalancerBackend {
                 drains.append(DrainingServer(service: old.key, destination: dd, mark: m, mac: macs[d.address.address]))
             }
         }
+        for svc in desired.services { _ = try NFTRuleset.forwarding(of: svc, ipipAvailable: Self.kernelHasIPIP()) }
         try resolveMACs(for: desired)
         let facts = NFTFacts(
             directorMAC: directorMAC!, macs: macs, activeCounts: counts, marks: marks, lastWeights: lastWeights)
