@@ -62,11 +62,13 @@ struct NetworkTests {
         let bodies = (0..<12).map { _ in lab.get() ?? "fail" }
         #expect(Set(bodies).count == 1 && bodies[0].hasPrefix("rs"), "\(bodies)")
         // Same configuration → same table: a second backend (another director) picks the same.
+        // A fresh director (empty kernel table, new process state) builds the identical ruleset.
         let spec1 = await be.lastProgrammed().netdev
+        try lab.lab.sh(lab.dir, "nft delete table netdev vigil")
         let be2 = lab.backend()
-        _ = try await be2.currentState()
         try await be2.apply(diff(desired: DataPlaneState(services: [service(sched)]), actual: DataPlaneState()))
         #expect(await be2.lastProgrammed().netdev == spec1)
+        #expect(Set((0..<6).map { _ in lab.get() ?? "fail" }) == [bodies[0]])
     }
 
     @Test func persistenceKeepsAClientOnOneServer() async throws {
@@ -116,11 +118,11 @@ struct NetworkTests {
         #expect(after == Array(repeating: "rs3", count: 6), "new connections avoid quiesced/removed servers")
         #expect(completed(lab, dl) == 3, "all three long downloads finished intact")
         // The removed server's chain stays until its entries expire (3 s here), then is collected.
-        let chainsBefore = try lab.lab.sh(lab.dir, "nft list chains netdev vigil | grep -c 'chain rs_'")
+        let chainsBefore = try lab.lab.sh(lab.dir, "nft list table netdev vigil | grep -c 'chain rs_'")
         #expect(chainsBefore.trimmingCharacters(in: .whitespacesAndNewlines) == "3")
         try await Task.sleep(for: .seconds(4))
         #expect(try await be.collectGarbage() == 1)
-        let chainsAfter = try lab.lab.sh(lab.dir, "nft list chains netdev vigil | grep -c 'chain rs_'")
+        let chainsAfter = try lab.lab.sh(lab.dir, "nft list table netdev vigil | grep -c 'chain rs_'")
         #expect(chainsAfter.trimmingCharacters(in: .whitespacesAndNewlines) == "2")
         #expect(try await be.currentState().isEquivalent(to: DataPlaneState(services: [next])))
     }
