@@ -183,6 +183,19 @@ struct NetworkTests {
     }
 }
 
+@Suite(.enabled(if: getuid() == 0)) struct KernelAcceptsGoldenTests {
+    @Test func goldenCreationScriptLoads() throws {
+        let lab = NetnsLab(prefix: "vgd")
+        defer { lab.teardown() }
+        let ns = try lab.addNamespace("gold")
+        try lab.sh(ns, "ip link add eth0 type veth peer name eth1 && ip link set eth0 up")
+        let create = try String(contentsOfFile: goldenPath("create.nft"), encoding: .utf8)
+        let r = try lab.run(ns, ["nft", "-f", "-"], input: create)
+        #expect(r.status == 0, "\(r.stderr)")
+        // Incremental scripts are exercised against the kernel by NetworkTests (drain, wrk updates).
+    }
+}
+
 @Suite struct TunnelTests {
     @Test func tunnelForwardingFailsClearly() async throws {
         var svc = service("rr")
