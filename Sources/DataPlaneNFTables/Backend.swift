@@ -335,7 +335,11 @@ public actor NFTablesBackend: LoadBalancerBackend {
         try program(desired, base: base)
     }
 
-    func program(_ desired: DataPlaneState, base: DataPlaneState, counts: [ServiceKey: [UInt32: UInt32]] = [:]) throws(NFTEngineError) {
+    /// Connection counts from the last `refreshConnectionSchedulers()`.
+    var lastCounts: [ServiceKey: [UInt32: UInt32]] = [:]
+
+    func program(_ desired: DataPlaneState, base: DataPlaneState, counts: [ServiceKey: [UInt32: UInt32]]? = nil) throws(NFTEngineError) {
+        let counts = counts ?? lastCounts
         // Servers leaving a kept DR service drain: their chain and dispatch entry stay.
         var drains = draining.filter { d in
             guard let svc = desired[d.service] else { return false }
@@ -372,6 +376,7 @@ public actor NFTablesBackend: LoadBalancerBackend {
             }
         }
         state = clean
+        lastCounts = counts
         draining = drains
         marks = rs.marks
         lastWeights = rs.lastWeights

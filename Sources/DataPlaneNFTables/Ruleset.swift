@@ -397,7 +397,10 @@ struct ServiceContext {
     func hashPlan() throws(NFTEngineError) -> (size: Int, slots: [Int32]) {
         let ds = svc.destinations
         let c = candidates()
-        let size = settings.maglevSize ?? Maglev.size(forBackends: max(1, ds.count))
+        // Hash schedulers get >= 20 slots per server; for the others the table only catches stray
+        // packets without state (hybrid fallback), so a coarser one (>= 4 per server) is enough.
+        let hashed = [.sh, .mh, .dh].contains(kind)
+        let size = settings.maglevSize ?? Maglev.size(forBackends: max(1, ds.count), perBackend: hashed ? 20 : 4)
         let table: Maglev
         do {
             table = try Maglev(

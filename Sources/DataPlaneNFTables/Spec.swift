@@ -88,7 +88,10 @@ public enum NFTTransaction {
         // Map elements: incremental when the old contents are known, else replaced wholesale.
         for m in new.maps {
             guard let elements = m.elements else { continue }
-            if let old = knownMaps[m.name], let oldElements = old.elements {
+            if let old = knownMaps[m.name], let oldElements = old.elements,
+                // When most keys change (rr slots shift), one flush + full add is the smaller script.
+                oldElements.keys.filter({ elements[$0] != oldElements[$0] }).count * 2 <= max(elements.count, 1)
+            {
                 let gone = oldElements.keys.filter { elements[$0] != oldElements[$0] }.sorted(by: numericFirst)
                 if !gone.isEmpty { out.append("delete element \(t) \(m.name) { \(gone.joined(separator: ", ")) }") }
                 let added = elements.keys.filter { oldElements[$0] != elements[$0] }.sorted(by: numericFirst)

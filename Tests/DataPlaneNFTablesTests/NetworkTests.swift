@@ -192,6 +192,9 @@ struct NetworkTests {
         let create = try String(contentsOfFile: goldenPath("create.nft"), encoding: .utf8)
         let r = try lab.run(ns, ["nft", "-f", "-"], input: create)
         #expect(r.status == 0, "\(r.stderr)")
+        let create6 = try String(contentsOfFile: goldenPath("create6.nft"), encoding: .utf8)
+        let r6 = try lab.run(ns, ["nft", "-f", "-"], input: create6.replacingOccurrences(of: "netdev vigil", with: "netdev vigil6"))
+        #expect(r6.status == 0, "\(r6.stderr)")
         // Incremental scripts are exercised against the kernel by NetworkTests (drain, wrk updates).
     }
 }

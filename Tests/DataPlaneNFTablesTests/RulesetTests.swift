@@ -45,6 +45,22 @@ func expectGolden(_ text: String, _ name: String) throws {
         try expectGolden(NFTTransaction.script(from: .absent, to: rs.netdev) + NFTTransaction.script(from: .absent, to: rs.inet), "create.nft")
     }
 
+    @Test func ipv6AndFwmarkGolden() throws {
+        let v6 = VirtualService(
+            key: .address(.udp, SocketAddress(address: IPAddress("2001:db8::21")!, port: 53)), scheduler: "sh",
+            flags: [.persistent, .sched2], persistenceTimeout: 60, persistencePrefix: 64,
+            destinations: [Destination(address: SocketAddress(address: IPAddress("2001:db8::12")!, port: 53), weight: 1)])
+        let fwm = VirtualService(key: .fwmark(7, .inet), scheduler: "wlc", destinations: [Destination(address: sock("10.77.0.13", 0), weight: 2)])
+        var f = facts
+        f.macs[IPAddress("2001:db8::12")!] = MACAddress("02:77:00:00:00:12")!
+        let rs = try NFTRuleset(state: DataPlaneState(services: [v6, fwm]), draining: [], facts: f, settings: small)
+        let text = NFTTransaction.script(from: .absent, to: rs.netdev)
+        try expectGolden(text, "create6.nft")
+        #expect(text.contains("udp sport . ip6 saddr"), "port-first key avoids the nft 1.0.6 IPv6 concat crash")
+        #expect(text.contains("ip6 saddr & ffff:ffff:ffff:ffff::"))
+        #expect(text.contains("meta protocol ip meta mark 7 jump"))
+    }
+
     @Test func quiesceTouchesOnlySlotMaps() throws {
         let svc = service("wrr", weights: [3, 2, 1])
         let before = try NFTRuleset(state: DataPlaneState(services: [svc]), draining: [], facts: facts, settings: small)
