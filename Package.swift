@@ -47,7 +47,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
-                "Netlink", "NetlinkCodec",
+                "Netlink", "NetlinkCodec", "DataPlaneNFTables",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -55,7 +55,7 @@ let package = Package(
         .target(
             name: "VigilCLI",
             dependencies: [
-                "NetCore", "SysCore", "KeepalivedConfig", "DataPlane",
+                "NetCore", "SysCore", "KeepalivedConfig", "DataPlane", "Daemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

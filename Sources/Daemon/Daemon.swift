@@ -1,3 +1,5 @@
+import DataPlane
+import DataPlaneNFTables
 import Foundation
 import KeepalivedConfig
 import Logging
@@ -93,6 +95,26 @@ public final class Daemon: Sendable {
             logger.warning("No VRRP instance configured")
         }
 
+        var pool: PoolRuntime?
+        if !options.vrrpOnly {
+            let specs = PoolSpecs.virtualServers(from: config)
+            if !specs.isEmpty {
+                do {
+                    guard let backend = try makeBackend(config) else { return 1 }
+                    let runtime = PoolRuntime(
+                        specs: specs, backend: backend, logger: logger,
+                        fifoPath: (config.global.lvsNotifyFifo ?? config.global.notifyFifo)?.path,
+                        scriptUser: config.global.scriptUser.flatMap { VRRP.ScriptUser(name: $0.user, group: $0.group) })
+                    try await runtime.start()
+                    pool = runtime
+                } catch {
+                    logger.error("\(error)")
+                    vrrp?.shutdown()
+                    return 1
+                }
+            }
+        }
+
         let signals = DaemonSignal.stream()
         let status: Int32 = await withTaskGroup(of: Int32.self) { group in
             if let vrrp {
@@ -123,10 +145,57 @@ public final class Daemon: Sendable {
                 break
             }
             for await s in group { exit = max(exit, s) }
+            await pool?.stop(release: true)
             return exit
         }
         logger.info("Stopped Vigil v\(VigilVersionInfo.string)")
         return status
+    }
+
+    /// Chooses the kernel engine (`--dataplane`) and logs which and why.
+    func makeBackend(_ config: KeepalivedConfiguration) throws -> (any LoadBalancerBackend)? {
+        let hasIPVS = FileManager.default.fileExists(atPath: "/proc/net/ip_vs")
+        var choice = options.dataPlane
+        if choice == .auto {
+            choice = hasIPVS ? .ipvs : .nftables
+            logger.info(hasIPVS ? "Data plane: IPVS (the kernel has IPVS)" : "Data plane: nftables (this kernel has no IPVS: /proc/net/ip_vs is missing)")
+        }
+        switch choice {
+        case .none:
+            logger.info("Data plane: none (--dataplane none): virtual servers are checked but not programmed")
+            return NoDataPlane()
+        case .ipvs:
+            guard hasIPVS else {
+                throw DaemonError(code: .dataPlane, message: "--dataplane ipvs: this kernel has no IPVS (/proc/net/ip_vs is missing; try 'modprobe ip_vs')")
+            }
+            throw DaemonError(code: .dataPlane, message: "--dataplane ipvs: the IPVS engine is not built into this vigil")
+        case .nftables, .auto:
+            guard let iface = Self.dataPlaneInterface(config) else {
+                throw DaemonError(code: .dataPlane, message: "nftables data plane: no interface for the virtual servers (set 'interface' in a vrrp_instance carrying their addresses, or global_defs 'default_interface')")
+            }
+            var timeouts = Timeouts()
+            if let t = config.global.lvsTimeouts {
+                if let v = t.tcp { timeouts.tcp = UInt32(clamping: v) }
+                if let v = t.tcpFin { timeouts.tcpFin = UInt32(clamping: v) }
+                if let v = t.udp { timeouts.udp = UInt32(clamping: v) }
+            }
+            return NFTablesBackend(settings: NFTEngineSettings(tableName: options.nftTable, interface: iface, timeouts: timeouts))
+        }
+    }
+
+    /// The interface that receives the virtual servers' traffic: that of the VRRP instance whose
+    /// VIPs include a virtual server's address, else the first instance's, else `default_interface`.
+    static func dataPlaneInterface(_ config: KeepalivedConfiguration) -> String? {
+        let vsAddresses = Set(config.virtualServers.compactMap { vs -> IPAddress? in
+            if case .address(let a, _) = vs.key { return a }
+            return nil
+        })
+        for inst in config.instances {
+            for v in inst.virtualAddresses + inst.excludedAddresses where vsAddresses.contains(v.address) {
+                if let dev = v.device ?? inst.interface { return dev }
+            }
+        }
+        return config.instances.first?.interface ?? config.global.defaultInterface
     }
 
     func makeVRRP(_ config: KeepalivedConfiguration) throws -> VRRPService<ContinuousClock>? {
@@ -165,4 +234,13 @@ public final class Daemon: Sendable {
 /// The version string the daemon logs (`Starting Vigil v0.1.0`).
 public enum VigilVersionInfo {
     public static let string = "0.1.0"
+}
+
+/// `--dataplane none`: keeps what the pool wants in memory so checks and logs work without
+/// touching the kernel.
+actor NoDataPlane: LoadBalancerBackend {
+    nonisolated let name = "none"
+    var state = DataPlaneState()
+    func currentState() async throws -> DataPlaneState { state }
+    func apply(_ changes: [DataPlaneChange]) async throws { state = try DataPlane.apply(changes, to: state) }
 }

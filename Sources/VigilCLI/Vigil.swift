@@ -7,6 +7,7 @@ public struct Vigil: AsyncParsableCommand {
         abstract: "A high-availability layer-4 load balancer compatible with keepalived and ipvsadm.",
         version: VigilVersion.string,
         subcommands: [
+            Run.self,
             Version.self,
             Check.self,
         ]
