@@ -81,6 +81,7 @@ public struct DaemonError: Error, CustomStringConvertible, Equatable {
         public static let alreadyRunning = Code(name: "alreadyRunning")
         public static let dataPlane = Code(name: "dataPlane")
         public static let config = Code(name: "config")
+        public static let statusFile = Code(name: "statusFile")
         public var description: String { name }
     }
 

@@ -6,6 +6,7 @@ import Logging
 import NetCore
 import VRRP
 import VRRPCore
+import Synchronization
 
 /// Which kernel engine forwards packets (`--dataplane`).
 public enum DataPlaneChoice: String, Sendable, CaseIterable {
@@ -33,6 +34,8 @@ public struct DaemonOptions: Sendable {
     public var logDetail = false
     /// The nftables table name (one per Vigil instance).
     public var nftTable = "vigil"
+    /// Where the status snapshot is written every second (read by `vigil status`).
+    public var statusFile: String? = "/run/vigil/vigil.status.json"
 
     public init(configPath: String) { self.configPath = configPath }
 }
@@ -42,6 +45,7 @@ public struct DaemonOptions: Sendable {
 public final class Daemon: Sendable {
     public let options: DaemonOptions
     let logger: Logger
+    let statusStop = Mutex(false)
 
     public init(options: DaemonOptions) throws {
         self.options = options
@@ -115,6 +119,7 @@ public final class Daemon: Sendable {
             }
         }
 
+        let poolRuntime = pool
         let signals = DaemonSignal.stream()
         let status: Int32 = await withTaskGroup(of: Int32.self) { group in
             if let vrrp {
@@ -128,6 +133,12 @@ public final class Daemon: Sendable {
                     }
                 }
             }
+            if let path = options.statusFile {
+                group.addTask { [self] in
+                    await self.writeStatus(to: path, vrrp: vrrp, pool: poolRuntime)
+                    return 0
+                }
+            }
             logger.info("Startup complete")
             var exit: Int32 = 0
             for await s in signals {
@@ -135,6 +146,7 @@ public final class Daemon: Sendable {
                 case .stop:
                     logger.info("Stopping")
                     vrrp?.shutdown()
+                    statusStop.withLock { $0 = true }
                 case .reload:
                     logger.info("Reloading ...")
                     // Instances keep running with their state; configuration changes to them
@@ -145,11 +157,39 @@ public final class Daemon: Sendable {
                 break
             }
             for await s in group { exit = max(exit, s) }
-            await pool?.stop(release: true)
+            await poolRuntime?.stop(release: true)
             return exit
         }
         logger.info("Stopped Vigil v\(VigilVersionInfo.string)")
         return status
+    }
+
+    /// Writes the status snapshot every second until stopped, then removes the file.
+    func writeStatus(to path: String, vrrp: VRRPService<ContinuousClock>?, pool: PoolRuntime?) async {
+        let dir = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var warned = false
+        while !statusStop.withLock({ $0 }) {
+            var s = StatusSnapshot(version: VigilVersionInfo.string, pid: getpid(), configFile: options.configPath, updated: Date(), dataPlane: pool?.engineName)
+            s.instances = (vrrp?.status() ?? []).map {
+                .init(name: $0.name, interface: $0.interface, vrid: Int($0.vrid), state: $0.state.rawValue,
+                      basePriority: Int($0.basePriority), effectivePriority: Int($0.effectivePriority),
+                      masterAddress: $0.masterAddress?.description, advertsReceived: $0.statistics.advertisementsReceived,
+                      advertsSent: $0.statistics.advertisementsSent, rejected: $0.statistics.totalRejected)
+            }
+            if let pool {
+                s.realServers = await pool.healthReport()
+                s.services = await pool.readBack()
+            }
+            do { try s.write(to: path) } catch {
+                if !warned { logger.warning("\(error)") }
+                warned = true
+            }
+            for _ in 0..<10 where !statusStop.withLock({ $0 }) {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        unlink(path)
     }
 
     /// Chooses the kernel engine (`--dataplane`) and logs which and why.

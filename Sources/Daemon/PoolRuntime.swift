@@ -42,6 +42,19 @@ public actor PoolRuntime {
 
     public func isAlive(_ server: SocketAddress, of service: ServiceKey) -> Bool? { pool.isAlive(server, of: service) }
 
+    /// Real-server health for the status file, in keepalived's spelling.
+    public func healthReport() -> [StatusSnapshot.RealServerHealth] {
+        pool.health.map { .init(server: fmt($0.server, $0.service), service: fmtVS($0.service), alive: $0.alive) }
+    }
+
+    /// The data plane as read back, restricted to our services (empty if reading fails).
+    public func readBack() async -> [VirtualService] {
+        let ours = managed
+        return ((try? await backend.currentState())?.services ?? []).filter { ours.contains($0.key) }
+    }
+
+    public nonisolated var engineName: String { backend.name }
+
     /// Programs the start-up state.
     public func start() async throws {
         perform(pool.startupEffects)

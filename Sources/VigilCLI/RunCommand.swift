@@ -40,6 +40,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "The nftables table name (one per Vigil instance on a host).")
     var nftTable = "vigil"
 
+    @Option(help: "Where to write the status that 'vigil status' reads.")
+    var statusFile = "/run/vigil/vigil.status.json"
+
     func validate() throws {
         if vrrpOnly && checkOnly {
             throw ValidationError("--vrrp-only and --check-only exclude each other")
@@ -56,6 +59,7 @@ struct Run: AsyncParsableCommand {
         o.pidFile = pidFile
         o.logDetail = logDetail
         o.nftTable = nftTable
+        o.statusFile = statusFile
         let daemon: Daemon
         do { daemon = try Daemon(options: o) } catch {
             throw ValidationError("\(error)")

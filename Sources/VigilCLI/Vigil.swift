@@ -8,6 +8,7 @@ public struct Vigil: AsyncParsableCommand {
         version: VigilVersion.string,
         subcommands: [
             Run.self,
+            Status.self,
             Version.self,
             Check.self,
         ]

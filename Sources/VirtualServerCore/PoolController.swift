@@ -142,6 +142,11 @@ public struct PoolController: Sendable {
         services.first { $0.spec.key == service }?.servers[server]?.alive
     }
 
+    /// Every real server with its service and whether it is alive, in configuration order.
+    public var health: [(service: VirtualServerSpec, server: RealServerSpec, alive: Bool)] {
+        services.flatMap { s in s.spec.realServers.map { (s.spec, $0, s.servers[$0.address]?.alive ?? false) } }
+    }
+
     public func hasQuorum(_ service: ServiceKey) -> Bool? {
         services.first { $0.spec.key == service }?.quorumUp
     }
