@@ -41,7 +41,7 @@ let package = Package(
         // The virtual-server pool: health verdicts -> desired data plane, quorum, sorry server (pure).
         .target(name: "VirtualServerCore", dependencies: ["DataPlane", "NetCore"]),
         // The reference scenario as network namespaces (`vigil lab`).
-        .target(name: "Lab", dependencies: ["NetCore"]),
+        .target(name: "Lab", dependencies: ["NetCore", "Netlink"]),
         // The daemon's composition root: config -> VRRP, checkers, data plane; logs, signals.
         .target(
             name: "Daemon",
