@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Address value types shared by every module.
@@ -41,7 +42,7 @@ let package = Package(
         // The virtual-server pool: health verdicts -> desired data plane, quorum, sorry server (pure).
         .target(name: "VirtualServerCore", dependencies: ["DataPlane", "NetCore"]),
         // The reference scenario as network namespaces (`vigil lab`).
-        .target(name: "Lab", dependencies: ["NetCore", "Netlink"]),
+        .target(name: "Lab", dependencies: ["NetCore", "Netlink", .product(name: "Crypto", package: "swift-crypto")]),
         // The daemon's composition root: config -> VRRP, checkers, data plane; logs, signals.
         .target(
             name: "Daemon",
@@ -55,7 +56,7 @@ let package = Package(
         .target(
             name: "VigilCLI",
             dependencies: [
-                "NetCore", "SysCore", "KeepalivedConfig", "DataPlane", "Daemon",
+                "NetCore", "SysCore", "KeepalivedConfig", "DataPlane", "Daemon", "Lab",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -225,3 +225,118 @@ public final class LabRunner: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: stateDirectory)
     }
 }
+
+// MARK: - directors, digests, status
+
+extension LabRunner {
+    func configPath(_ director: LabTopology.Host) -> String { "\(stateDirectory)/\(director.name).conf" }
+    func logPath(_ director: LabTopology.Host) -> String { "\(stateDirectory)/\(director.name).log" }
+    func statusPath(_ director: LabTopology.Host) -> String { "\(stateDirectory)/\(director.name).status.json" }
+
+    /// The digest of each real server's page, computed by `vigil genhash` from the client, as an
+    /// administrator does by hand. Retries while nginx starts.
+    public func computeDigests() throws -> [IPv4Address: String] {
+        var out: [IPv4Address: String] = [:]
+        for rs in topology.realServers {
+            var lastError = ""
+            for _ in 0..<50 {
+                let r = try Self.capture(["ip", "netns", "exec", topology.client.namespace, vigil, "genhash", "-s", rs.address.description, "-p", "80", "-u", "/", "--quiet"])
+                let hex = r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                if r.status == 0, hex.count == 32 {
+                    out[rs.address] = hex
+                    break
+                }
+                lastError = r.stderr.trimmingCharacters(in: .whitespacesAndNewlines)
+                usleep(100_000)
+            }
+            guard out[rs.address] != nil else {
+                throw LabFailure(step: "vigil genhash for \(rs.name)", detail: lastError)
+            }
+        }
+        return out
+    }
+
+    /// Writes the two directors' keepalived.conf files (the scenario's text, lab digests).
+    public func writeConfigs(digests: [IPv4Address: String]) throws {
+        try LabConfigs.master(digests: digests).write(toFile: configPath(topology.master), atomically: true, encoding: .utf8)
+        try LabConfigs.backup(digests: digests).write(toFile: configPath(topology.backup), atomically: true, encoding: .utf8)
+    }
+
+    /// Starts `vigil run` on a director with the lab's configuration for it.
+    @discardableResult
+    public func startDirector(_ d: LabTopology.Host, state: inout LabState) throws -> Int32 {
+        state.processes.removeAll { $0.what == "vigil run \(d.name)" && Self.startTime(of: $0.pid) != $0.startTime }
+        return try spawn(
+            [vigil, "run", "-f", configPath(d), "--status-file", statusPath(d), "--nft-table", "vigil"],
+            in: d.namespace, what: "vigil run \(d.name)", logFile: logPath(d), state: &state)
+    }
+
+    /// Sends `signal` to a director's `vigil run` and waits up to 10 s for it to end.
+    public func signalDirector(_ d: LabTopology.Host, _ sig: Int32) {
+        guard let state = loadState() else { return }
+        for p in state.processes where p.what == "vigil run \(d.name)" {
+            guard let st = Self.startTime(of: p.pid), st == p.startTime else { continue }
+            kill(p.pid, sig)
+            for _ in 0..<1000 {
+                var status: Int32 = 0
+                if waitpid(p.pid, &status, WNOHANG) == p.pid { break }
+                guard let st2 = Self.startTime(of: p.pid), st2 == p.startTime else { break }
+                usleep(10_000)
+            }
+        }
+    }
+
+    /// Which directors hold the VIP on eth0 now.
+    public func vipHolders() -> [LabTopology.Host] {
+        topology.hosts.filter { $0.role == .director }.filter { d in
+            let out = (try? run(["ip", "-4", "-o", "addr", "show", "dev", LabTopology.interface], in: d.namespace)) ?? ""
+            return out.contains(" \(LabTopology.vip)/")
+        }
+    }
+
+    /// The lines a director logged so far.
+    public func directorLog(_ d: LabTopology.Host) -> String {
+        (try? String(contentsOfFile: logPath(d), encoding: .utf8)) ?? ""
+    }
+
+    /// `lab up`: network, real servers, digests, configurations, directors; waits until the
+    /// master holds the VIP.
+    public func up() throws {
+        try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        chmod((stateDirectory as NSString).deletingLastPathComponent, 0o755)
+        var state = loadState() ?? LabState(prefix: topology.prefix)
+        try save(state)
+        log("creating namespaces \(topology.namespaces.joined(separator: " "))")
+        try createNetwork(state: &state)
+        log("real servers: vigil realserver setup --vip \(LabTopology.vip), nginx with each server's page")
+        try startRealServers(state: &state)
+        let digests = try computeDigests()
+        for rs in topology.realServers { log("vigil genhash -s \(rs.address) -p 80 -u /  ->  \(digests[rs.address]!)") }
+        try writeConfigs(digests: digests)
+        log("directors: vigil run -f \(configPath(topology.master)) (V11), \(configPath(topology.backup)) (V15)")
+        try startDirector(topology.master, state: &state)
+        try startDirector(topology.backup, state: &state)
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline {
+            if vipHolders().map(\.name) == [topology.master.name] { break }
+            usleep(100_000)
+        }
+        guard vipHolders().map(\.name) == [topology.master.name] else {
+            throw LabFailure(step: "waiting for V11 to become master", detail: "the VIP is on \(vipHolders().map(\.name)); see \(logPath(topology.master))")
+        }
+        log("V11 is MASTER and holds \(LabTopology.vip); lab is up (state in \(stateDirectory))")
+    }
+
+    /// `lab status`: VRRP state, VIP location, each director's table and real-server health.
+    public func status() -> String {
+        var out = ""
+        let holders = vipHolders().map(\.name)
+        out += "VIP \(LabTopology.vip) is on: \(holders.isEmpty ? "no director" : holders.joined(separator: ", "))\n"
+        for d in topology.hosts where d.role == .director {
+            out += "\n== \(d.name) (\(d.namespace))\n"
+            let r = try? Self.capture(["ip", "netns", "exec", d.namespace, vigil, "status", "--status-file", statusPath(d)])
+            out += r.map { $0.status == 0 ? $0.stdout : $0.stderr } ?? "not running\n"
+        }
+        return out
+    }
+}

@@ -119,3 +119,15 @@ public enum LabConfigs {
         return out.joined(separator: "\n")
     }
 }
+
+import Crypto
+
+/// The lab's pages and their digests as keepalived's HTTP_GET computes them (MD5 of the body).
+public enum LabPages {
+    public static func digest(of page: String) -> String {
+        Insecure.MD5.hash(data: Array(page.utf8)).map { b in
+            let s = String(b, radix: 16)
+            return s.count == 1 ? "0" + s : s
+        }.joined()
+    }
+}

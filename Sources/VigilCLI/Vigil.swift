@@ -9,6 +9,7 @@ public struct Vigil: AsyncParsableCommand {
         subcommands: [
             Run.self,
             Status.self,
+            LabCommand.self,
             Version.self,
             Check.self,
         ]
