@@ -99,25 +99,55 @@ public struct IPCommandAddressConfigurator: AddressConfigurator {
         self.ipPath = FileManager.default.isExecutableFile(atPath: ipPath) ? ipPath : "/sbin/ip"
     }
 
+    /// Runs `ip` with posix_spawn (Foundation's Process can hang in waitUntilExit under the
+    /// async entry point), feeding `input` on stdin and collecting stdout+stderr.
     private func run(_ args: [String], input: String? = nil) throws -> String {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: ipPath)
-        p.arguments = args
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        let inPipe = Pipe()
-        if input != nil { p.standardInput = inPipe }
-        try p.run()
-        if let input {
-            inPipe.fileHandleForWriting.write(Data(input.utf8))
-            try inPipe.fileHandleForWriting.close()
+        var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1]
+        guard pipe(&inPipe) == 0 else { throw SystemError.last("pipe") }
+        guard pipe(&outPipe) == 0 else {
+            close(inPipe[0]); close(inPipe[1])
+            throw SystemError.last("pipe")
         }
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard p.terminationStatus == 0 else {
-            throw IPCommandError(command: ([ipPath] + args).joined(separator: " ") + (input.map { " <<< \($0)" } ?? ""), status: p.terminationStatus, output: text.trimmingCharacters(in: .whitespacesAndNewlines))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, outPipe[1], 2)
+        for fd in inPipe + outPipe { posix_spawn_file_actions_addclose(&actions, fd) }
+        let argv = ([ipPath] + args).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, ipPath, &actions, nil, argv, environ)
+        close(inPipe[0])
+        close(outPipe[1])
+        guard rc == 0 else {
+            close(inPipe[1]); close(outPipe[0])
+            throw SystemError(call: "posix_spawn", errno: rc, context: ipPath)
+        }
+        if let input {
+            let bytes = Array(input.utf8)
+            _ = bytes.withUnsafeBytes { Glibc.write(inPipe[1], $0.baseAddress, $0.count) }
+        }
+        close(inPipe[1])
+        var output: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(outPipe[0], $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { break }
+            output.append(contentsOf: buf[0..<n])
+        }
+        close(outPipe[0])
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = String(decoding: output, as: UTF8.self)
+        let exited = status & 0x7f == 0
+        let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        guard code == 0 else {
+            throw IPCommandError(
+                command: ([ipPath] + args).joined(separator: " ") + (input.map { " <<< \($0.trimmingCharacters(in: .newlines))" } ?? ""),
+                status: code, output: text.trimmingCharacters(in: .whitespacesAndNewlines))
         }
         return text
     }
