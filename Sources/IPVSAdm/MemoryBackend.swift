@@ -45,6 +45,9 @@ public actor MemoryBackend: IPVSAdmBackend {
 
     public func setConnections(_ entries: [ConnectionEntry]) { state.connections = entries }
 
+    /// Makes interfaces known to the sync daemon check (as if they were created).
+    public func addInterfaces(_ names: [String]) { state.interfaces = (state.interfaces ?? []) + names }
+
     private static func load(_ path: String) throws -> State {
         guard FileManager.default.fileExists(atPath: path) else { return State() }
         let data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -113,6 +116,8 @@ public actor MemoryBackend: IPVSAdmBackend {
         case .addDestination(let key, let dest):
             guard let i = s.services.firstIndex(where: { $0.key == key }) else { throw KernelError(ESRCH) }
             try checkDestination(dest, service: s.services[i])
+            // The sync protocol cannot carry mixed-family destinations.
+            if dest.address.address.family != key.family && !s.daemons.isEmpty { throw KernelError(EINVAL) }
             if s.services[i].destinations.contains(where: { $0.address == dest.address }) { throw KernelError(EEXIST) }
             var new = dest
             new.activeConnections = 0
@@ -124,6 +129,7 @@ public actor MemoryBackend: IPVSAdmBackend {
         case .editDestination(let key, let dest):
             guard let i = s.services.firstIndex(where: { $0.key == key }) else { throw KernelError(ESRCH) }
             try checkDestination(dest, service: s.services[i])
+            if dest.address.address.family != key.family && !s.daemons.isEmpty { throw KernelError(EINVAL) }
             guard let j = s.services[i].destinations.firstIndex(where: { $0.address == dest.address }) else { throw KernelError(ENOENT) }
             var d = s.services[i].destinations[j]
             d.forwarding = dest.forwarding
@@ -197,6 +203,10 @@ public actor MemoryBackend: IPVSAdmBackend {
 
     public func startSyncDaemon(_ daemon: SyncDaemon) async throws {
         try mutate { s in
+            // The sync protocol cannot carry mixed-family destinations.
+            if s.services.contains(where: { svc in svc.destinations.contains { $0.address.address.family != svc.key.family } }) {
+                throw KernelError(EINVAL)
+            }
             if s.daemons.contains(where: { $0.role == daemon.role }) { throw KernelError(EEXIST) }
             if let ifs = s.interfaces, !ifs.contains(daemon.interface) { throw KernelError(ENODEV) }
             // What the kernel reports back for unset fields (MTU 1500, IPv4 group).

@@ -17,6 +17,8 @@ struct Case: Sendable {
     var line: String
     var arguments: [String]
     var standardInput: String
+    /// Interfaces a `! ip link add A type veth peer name B` setup line creates (not a command).
+    var createsInterfaces: [String] = []
 }
 
 /// What one invocation printed (as the transcript records it: line by line).
@@ -35,7 +37,14 @@ func parseCases(_ text: String) -> [Case] {
     var cases: [Case] = []
     for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
         let line = String(raw)
-        if line.isEmpty || line.hasPrefix("#") || line.hasPrefix("! ") { continue }
+        if line.hasPrefix("! ") {
+            let w = line.split(separator: " ").map(String.init)
+            if let i = w.firstIndex(of: "add"), i + 1 < w.count, let j = w.firstIndex(of: "name"), j + 1 < w.count, w.contains("veth") {
+                cases.append(Case(line: line, arguments: [], standardInput: "", createsInterfaces: [w[i + 1], w[j + 1].trimmingCharacters(in: .punctuationCharacters)]))
+            }
+            continue
+        }
+        if line.isEmpty || line.hasPrefix("#") { continue }
         var args = line
         var input = ""
         if let r = line.range(of: " <<< ") {
@@ -100,7 +109,7 @@ func guestLikeBackend() -> MemoryBackend {
     var s = MemoryBackend.State()
     s.persistenceEngines = []
     s.schedulers.removeAll { $0 == "twos" }
-    s.interfaces = ["lo", "v0", "v1"]
+    s.interfaces = ["lo"]
     return MemoryBackend(state: s)
 }
 
@@ -108,6 +117,10 @@ func guestLikeBackend() -> MemoryBackend {
 func replay(_ cases: [Case], backend: MemoryBackend) async -> [(line: String, outcome: Outcome)] {
     var out: [(String, Outcome)] = []
     for c in cases {
+        if !c.createsInterfaces.isEmpty {
+            await backend.addInterfaces(c.createsInterfaces)
+            continue
+        }
         let r = await IPVSAdm.run(arguments: c.arguments, program: "ipvsadm", standardInput: c.standardInput, backend: backend)
         out.append((c.line, Outcome(stdout: lines(r.stdout), stderr: lines(r.stderr), exitCode: r.exitCode)))
     }
