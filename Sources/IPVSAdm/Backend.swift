@@ -122,3 +122,33 @@ public struct ConnectionEntry: Sendable, Hashable, Codable {
         self.persistenceData = persistenceData
     }
 }
+
+extension ConnectionEntry {
+    /// Parses `/proc/net/ip_vs_conn` (what ipvsadm's `-Lc` reads): a header line, then per entry
+    /// `proto caddr cport vaddr vport daddr dport state expires [pe_name pe_data]`, IPv4
+    /// addresses and all ports in hex, IPv6 addresses in full text. Malformed lines are skipped.
+    public static func parseProcFile(_ text: String) -> [ConnectionEntry] {
+        var out: [ConnectionEntry] = []
+        for line in text.split(separator: "\n").dropFirst() {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
+            guard f.count >= 9,
+                let c = address(f[1], f[2]), let v = address(f[3], f[4]), let d = address(f[5], f[6]),
+                let expires = UInt32(f[8])
+            else { continue }
+            out.append(ConnectionEntry(
+                protocolName: f[0], client: c, virtual: v, destination: d, state: f[7], expires: expires,
+                persistenceEngine: f.count >= 11 ? f[9] : nil, persistenceData: f.count >= 11 ? f[10] : nil))
+        }
+        return out
+    }
+
+    private static func address(_ a: String, _ p: String) -> SocketAddress? {
+        guard let port = UInt16(p, radix: 16) else { return nil }
+        if a.contains(":") {
+            guard let v6 = CLib.inetPton6(a) else { return nil }
+            return SocketAddress(address: .v6(v6), port: port)
+        }
+        guard let v4 = UInt32(a, radix: 16) else { return nil }
+        return SocketAddress(address: .v4(IPv4Address(v4)), port: port)
+    }
+}
