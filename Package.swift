@@ -52,11 +52,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // ipvsadm 1.31 front end: popt-compatible parsing, output formats, in-memory backend (pure).
+        .target(name: "IPVSAdm", dependencies: ["NetCore", "SysCore", "DataPlane"]),
+        // The real-server side of DR: VIPs on lo, ARP sysctls, persisted config.
+        .target(name: "RealServer", dependencies: ["NetCore", "SysCore"]),
         // The command tree (swift-argument-parser).
         .target(
             name: "VigilCLI",
             dependencies: [
                 "NetCore", "SysCore", "KeepalivedConfig", "DataPlane", "Daemon", "Lab",
+                "IPVSAdm", "RealServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -83,6 +88,11 @@ let package = Package(
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
         .testTarget(
             name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
+        .testTarget(
+            name: "IPVSAdmTests", dependencies: ["IPVSAdm", "DataPlane", "NetCore"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "RealServerTests", dependencies: ["RealServer", "NetCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

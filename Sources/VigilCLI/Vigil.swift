@@ -12,6 +12,8 @@ public struct Vigil: AsyncParsableCommand {
             LabCommand.self,
             Version.self,
             Check.self,
+            IPVSAdmCommand.self,
+            RealServerCommand.self,
         ]
     )
 
