@@ -28,11 +28,16 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["NetlinkCodec", "NetCore", "SysCore"]),
         // Data-plane model, diff and schedulers (pure).
         .target(name: "DataPlane", dependencies: ["NetCore"]),
+        // ipvsadm 1.31 front end: popt-compatible parsing, output formats, in-memory backend (pure).
+        .target(name: "IPVSAdm", dependencies: ["NetCore", "SysCore", "DataPlane"]),
+        // The real-server side of DR: VIPs on lo, ARP sysctls, persisted config.
+        .target(name: "RealServer", dependencies: ["NetCore", "SysCore"]),
         // The command tree (swift-argument-parser).
         .target(
             name: "VigilCLI",
             dependencies: [
                 "NetCore", "SysCore", "KeepalivedConfig", "DataPlane",
+                "IPVSAdm", "RealServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -44,6 +49,11 @@ let package = Package(
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
         .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetlinkCodec", "NetCore", "SysCore", "TestSupport"]),
+        .testTarget(
+            name: "IPVSAdmTests", dependencies: ["IPVSAdm", "DataPlane", "NetCore"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "RealServerTests", dependencies: ["RealServer", "NetCore"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,1 @@
+// RealServer module (see RealServer.swift)
