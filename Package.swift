@@ -32,6 +32,10 @@ let package = Package(
         .target(name: "IPVSAdm", dependencies: ["NetCore", "SysCore", "DataPlane"]),
         // The real-server side of DR: VIPs on lo, ARP sysctls, persisted config.
         .target(name: "RealServer", dependencies: ["NetCore", "SysCore"]),
+        // The IPVS engine over generic netlink: codec (pure) and IPVSBackend (I/O).
+        .target(name: "DataPlaneIPVS", dependencies: ["DataPlane", "Netlink", "NetlinkCodec", "NetCore", "SysCore", "IPVSAdm"]),
+        // Guest-side probe for the IPVS kernel tests (tools/ipvs-vm): applies JSON, prints read-back.
+        .executableTarget(name: "ipvs-probe", dependencies: ["DataPlaneIPVS", "DataPlane", "IPVSAdm", "NetCore"]),
         // The command tree (swift-argument-parser).
         .target(
             name: "VigilCLI",
@@ -49,6 +53,9 @@ let package = Package(
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
         .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetlinkCodec", "NetCore", "SysCore", "TestSupport"]),
+        .testTarget(
+            name: "DataPlaneIPVSTests",
+            dependencies: ["DataPlaneIPVS", "DataPlane", "IPVSAdm", "Netlink", "NetlinkCodec", "NetCore", "TestSupport"]),
         .testTarget(
             name: "IPVSAdmTests", dependencies: ["IPVSAdm", "DataPlane", "NetCore"],
             exclude: ["Fixtures"]

@@ -169,3 +169,31 @@ struct SocketAddressNetlink {
     var nl_pid: UInt32 = 0
     var nl_groups: UInt32 = 0
 }
+
+/// A generic netlink family resolved by name, with its request socket.
+public final class GenericNetlinkClient: Sendable {
+    public let client: NetlinkClient
+    public let family: GenericNetlink.Family
+
+    /// Opens a `NETLINK_GENERIC` socket and resolves `familyName` with `CTRL_CMD_GETFAMILY`.
+    /// - Throws: `NetlinkError` with `.notFound` (ENOENT) when the kernel has no such family
+    ///   (e.g. "IPVS" without the ip_vs module), or `SystemError`.
+    public init(familyName: String) throws {
+        client = try NetlinkClient(protocol: NetlinkConstants.generic)
+        let replies = try client.request(GenericNetlink.getFamilyRequest(name: familyName), name: "CTRL_CMD_GETFAMILY \(familyName)")
+        guard let reply = replies.first(where: { $0.type == GenericNetlink.controllerID }) else {
+            throw NetlinkDecodingError(.unexpectedMessage, "CTRL_CMD_GETFAMILY \(familyName): no family in the answer")
+        }
+        family = try GenericNetlink.decodeFamily(reply)
+    }
+
+    /// Sends a command of this family and returns the replies' (command, attributes) pairs.
+    public func request(command: UInt8, flags: NetlinkFlags = [.request, .ack], attributes: [UInt8] = [], name: String)
+        throws -> [NetlinkMessage]
+    {
+        let m = GenericNetlink.message(
+            family: family.id, command: command, version: UInt8(truncatingIfNeeded: max(family.version, 1)), flags: flags,
+            attributes: attributes)
+        return try client.request(m, name: name).filter { $0.type == family.id }
+    }
+}
