@@ -186,14 +186,4 @@ public final class GenericNetlinkClient: Sendable {
         }
         family = try GenericNetlink.decodeFamily(reply)
     }
-
-    /// Sends a command of this family and returns the replies' (command, attributes) pairs.
-    public func request(command: UInt8, flags: NetlinkFlags = [.request, .ack], attributes: [UInt8] = [], name: String)
-        throws -> [NetlinkMessage]
-    {
-        let m = GenericNetlink.message(
-            family: family.id, command: command, version: UInt8(truncatingIfNeeded: max(family.version, 1)), flags: flags,
-            attributes: attributes)
-        return try client.request(m, name: name).filter { $0.type == family.id }
-    }
 }

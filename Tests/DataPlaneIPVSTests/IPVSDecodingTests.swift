@@ -1,4 +1,5 @@
 import DataPlane
+import Foundation
 import DataPlaneIPVS
 import IPVSAdm
 import NetCore
@@ -268,5 +269,22 @@ enum KernelReply {
             #expect(error.description.contains("client address"))
         }
         #expect(throws: IPVSConnectionTable.ParseError.self) { try IPVSConnectionTable.parse("TCP 1 2 3\n") }
+    }
+}
+
+@Suite struct IPVSFamilyTests {
+    /// On a kernel without IPVS (like this project's machines) the backend says so with ENOENT
+    /// from the generic netlink controller, which callers use to fall back to nftables.
+    @Test(.enabled(if: !FileManager.default.fileExists(atPath: "/proc/net/ip_vs")))
+    func missingIPVSIsNotFound() {
+        do {
+            _ = try IPVSBackend()
+            Issue.record("IPVSBackend() succeeded without /proc/net/ip_vs")
+        } catch let e as NetlinkError {
+            #expect(e.code == .notFound)
+            #expect(e.request == "CTRL_CMD_GETFAMILY IPVS")
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
     }
 }
