@@ -25,11 +25,12 @@ public final class LinkMonitor: Sendable {
     public init(addresses: Bool = true) throws(SystemError) {
         let groups = RTM.groupLink | (addresses ? RTM.groupIPv4Address | RTM.groupIPv6Address : 0)
         let socket = try NetlinkSocket(protocol: NetlinkConstants.route, groups: groups, receiveTimeout: 0)
-        // A pipe wakes the reader thread out of poll() when the monitor stops.
+        // A socket pair wakes the reader thread out of poll() when the monitor stops. (Not a
+        // pipe: a wake-up after the thread closed its end must not raise SIGPIPE.)
         var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { throw SystemError.last("pipe(LinkMonitor)") }
-        _ = fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC)
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pipeFDs) == 0 else {
+            throw SystemError.last("socketpair(LinkMonitor)")
+        }
         let wake = WakePipe(writeFD: pipeFDs[1])
         self.wake = wake
         let (stream, continuation) = AsyncStream.makeStream(of: LinkEvent.self, bufferingPolicy: .unbounded)
@@ -55,14 +56,14 @@ public final class LinkMonitor: Sendable {
     deinit { stop() }
 }
 
-/// The write end of the wake-up pipe, closed when the last holder (monitor or stream) is gone,
+/// The write end of the wake-up socket pair, closed when the last holder (monitor or stream) is gone,
 /// so a late `signal()` can never write into a descriptor number reused by someone else.
 private final class WakePipe: Sendable {
     let writeFD: Int32
     init(writeFD: Int32) { self.writeFD = writeFD }
     func signal() {
         var one: UInt8 = 1
-        _ = write(writeFD, &one, 1)
+        _ = send(writeFD, &one, 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
     }
     deinit { close(writeFD) }
 }
