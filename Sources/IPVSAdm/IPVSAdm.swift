@@ -27,8 +27,17 @@ public enum IPVSAdm {
     public static func run(
         arguments: [String], program: String = "ipvsadm", standardInput: String = "", backend: any IPVSAdmBackend
     ) async -> IPVSAdmResult {
+        await run(arguments: arguments, program: program, readStandardInput: { standardInput }, backend: backend)
+    }
+
+    /// Like `run(arguments:program:standardInput:backend:)`, reading standard input only when
+    /// `-R` needs it (so a terminal is never read otherwise).
+    public static func run(
+        arguments: [String], program: String = "ipvsadm", readStandardInput: () -> String, backend: any IPVSAdmBackend
+    ) async -> IPVSAdmResult {
         let console = Console(program: program)
-        var input = Substring(standardInput)
+        let needsInput = arguments.contains { $0 == "-R" || $0 == "--restore" || ($0.hasPrefix("-") && !$0.hasPrefix("--") && $0.contains("R")) }
+        var input = Substring(needsInput ? readStandardInput() : "")
         let code: Int32
         do {
             if arguments.isEmpty {

@@ -9,7 +9,17 @@ public enum VigilMain {
         let program = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? "vigil"
         let rest = Array(arguments.dropFirst())
         switch program {
+        case "ipvsadm":
+            // Like ipvsadm, messages name the program as it was invoked (argv[0]).
+            await IPVSAdmRunner.runAndExit(arguments: rest, program: arguments.first ?? "ipvsadm")
+        case "ipvsadm-save":
+            await IPVSAdmRunner.runSave(arguments: rest, program: program)
+        case "ipvsadm-restore":
+            await IPVSAdmRunner.runRestore(program: program)
         default:
+            if rest.first == "ipvsadm" {
+                await IPVSAdmRunner.runAndExit(arguments: Array(rest.dropFirst()), program: "vigil ipvsadm")
+            }
             await Vigil.main(rest)
         }
     }

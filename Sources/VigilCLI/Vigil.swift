@@ -8,6 +8,8 @@ public struct Vigil: AsyncParsableCommand {
         version: VigilVersion.string,
         subcommands: [
             Version.self,
+            IPVSAdmCommand.self,
+            RealServerCommand.self,
         ]
     )
 

@@ -1,1 +1,0 @@
-// RealServer module (see RealServer.swift)
