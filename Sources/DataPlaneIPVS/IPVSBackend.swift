@@ -77,9 +77,15 @@ public final class IPVSBackend: IPVSAdmBackend, Sendable {
     /// then one GET_DEST dump per service. Services are sorted by key; destinations keep the
     /// kernel's order (newest first), which the schedulers follow.
     public func readState() throws -> DataPlaneState {
-        var services = try run(IPVSCodec.dumpServices(family: familyID), .getService, "dump").map { try IPVSCodec.decodeService($0) }
-        for i in services.indices {
-            services[i].destinations = try destinations(of: services[i].key)
+        var services: [VirtualService] = []
+        for m in try run(IPVSCodec.dumpServices(family: familyID), .getService, "dump") {
+            var s = try IPVSCodec.decodeService(m)
+            do {
+                s.destinations = try destinations(of: s.key)
+            } catch let e as IPVSError where e.errno == ESRCH {
+                continue  // deleted by someone else between the two dumps
+            }
+            services.append(s)
         }
         return DataPlaneState(services: services.sorted { $0.key < $1.key })
     }
