@@ -34,6 +34,23 @@ import TestSupport
         #expect(throws: SystemError.self) { try withNetworkNamespace("vgl-no-such-ns") { 1 } }
     }
 
+    @Test func withNetworkNamespaceRestoresTheThreadAfterAThrow() throws {
+        let (lab, ns) = try makeLab()
+        defer { lab.teardown() }
+        func current() throws -> String { try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/thread-self/ns/net") }
+        let before = try current()
+        struct Boom: Error {}
+        var inside = ""
+        #expect(throws: Boom.self) {
+            try withNetworkNamespace(ns) {
+                inside = try current()
+                throw Boom()
+            }
+        }
+        #expect(inside != before && !inside.isEmpty)
+        #expect(try current() == before)
+    }
+
     @Test func interfacesReportStateMTUMacAndKind() throws {
         let (lab, ns) = try makeLab()
         defer { lab.teardown() }
