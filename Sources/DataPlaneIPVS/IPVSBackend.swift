@@ -50,24 +50,31 @@ extension NetlinkError: ErrnoCarrying {
 /// it carries, last first, so the kernel's list (newest first) reads back in the given order.
 public final class IPVSBackend: IPVSAdmBackend, Sendable {
     public let name = "ipvs"
-    private let genl: GenericNetlinkClient
+    private let requester: any NetlinkRequesting
+    /// The generic netlink id the kernel assigned to IPVS.
+    public let familyID: UInt16
 
-    /// Resolves the "IPVS" family.
+    /// Opens a generic netlink socket and resolves the "IPVS" family.
     /// - Throws: `NetlinkError` `.notFound` when the kernel has no IPVS (module not loaded),
     ///   `SystemError` when the socket cannot be opened.
     public init() throws {
-        genl = try GenericNetlinkClient(familyName: "IPVS")
+        let genl = try GenericNetlinkClient(familyName: "IPVS")
+        requester = genl.client
+        familyID = genl.family.id
     }
 
-    /// The generic netlink id the kernel assigned to IPVS.
-    public var familyID: UInt16 { genl.family.id }
+    /// Uses `requester` (a fake kernel in tests) with an already known family id.
+    public init(requester: any NetlinkRequesting, familyID: UInt16) {
+        self.requester = requester
+        self.familyID = familyID
+    }
 
     // MARK: Synchronous operations (each one netlink round trip)
 
     private func run(_ m: NetlinkMessage, _ command: IPVSCommand, _ what: String) throws -> [NetlinkMessage] {
         let request = what.isEmpty ? "\(command)" : "\(command) \(what)"
         do {
-            return try genl.client.request(m, name: request).filter { $0.type == familyID }
+            return try requester.request(m, name: request).filter { $0.type == familyID }
         } catch let e as NetlinkError {
             throw IPVSError(errno: e.code.rawValue, command: command, request: request, kernelMessage: e.kernelMessage)
         }

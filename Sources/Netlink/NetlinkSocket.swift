@@ -111,9 +111,17 @@ public struct NetlinkSocket: ~Copyable {
     }
 }
 
+/// Something that answers netlink requests: the real `NetlinkClient`, or a fake kernel in tests
+/// (style.md R10: fake-kernel tests record requests and reply with canned ACKs, dumps, errnos).
+public protocol NetlinkRequesting: Sendable {
+    /// Sends `message` and returns the reply messages (without the final ACK or NLMSG_DONE).
+    /// - Throws: `NetlinkError` for a kernel errno, `NetlinkDecodingError`, `SystemError`.
+    func request(_ message: NetlinkMessage, name: String) throws -> [NetlinkMessage]
+}
+
 /// A netlink request socket shared by threads: requests are serialised by a lock and replies
 /// are matched to requests by sequence number (style.md R4: this class is the socket's only owner).
-public final class NetlinkClient: Sendable {
+public final class NetlinkClient: NetlinkRequesting {
     private struct State: ~Copyable {
         var socket: NetlinkSocket
         var sequence: UInt32
