@@ -239,7 +239,12 @@ func sa(_ s: String, _ port: UInt16) -> SocketAddress { SocketAddress(address: I
             ip link add v0 type veth peer name v1; ip addr add 10.0.1.1/24 dev v0; ip link set v0 up; ip link set v1 up
             ip addr add 192.168.0.21/32 dev lo
             sec applyTraffic $P apply $D/traffic.json
-            (nc -w 2 192.168.0.21 80 </dev/null >/dev/null 2>&1 &); (nc -w 2 192.168.0.21 81 </dev/null >/dev/null 2>&1 &); sleep 1
+            (nc -w 5 192.168.0.21 80 </dev/null >/dev/null 2>&1 &); (nc -w 5 192.168.0.21 81 </dev/null >/dev/null 2>&1 &)
+            for i in $(seq 1 100); do [ "$(grep -c '^TCP' /proc/net/ip_vs_conn)" -ge 2 ] && break; sleep 0.1; done
+            # Counters are summed by the kernel's 2-second estimator: wait until ipvsadm shows both.
+            for i in $(seq 1 100); do
+              [ "$(ipvsadm -L -n --stats | awk '$2 ~ /^192.168.0.21:8[01]$/ && $3 >= 1' | wc -l)" -ge 2 ] && break; sleep 0.1
+            done
             sec connections $P connections
             sec ipvsadmConnections ipvsadm -L -n -c
             sec statsBefore $P state
