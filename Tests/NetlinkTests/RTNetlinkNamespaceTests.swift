@@ -160,6 +160,15 @@ import TestSupport
             #expect(e.code == .exists)
             #expect(e.request == "RTM_NEWROUTE 10.20.0.0/16 via 10.9.0.254 src 10.9.0.1 table 100 metric 50 dev va")
         }
+        // The kernel's extended ACK text comes through.
+        do {
+            try rt.addRoute(RouteSpec(destination: IPPrefix("10.5.0.0/16")!, gateway: IPAddress("10.99.99.1"), interfaceIndex: va.index))
+            Issue.record("route via an off-link gateway accepted")
+        } catch let e as NetlinkError {
+            #expect(e.code == .networkUnreachable)
+            #expect(e.kernelMessage == "Nexthop has invalid gateway")
+            #expect(e.description == "RTM_NEWROUTE 10.5.0.0/16 via 10.99.99.1 dev va: Network is unreachable (errno 101); kernel: Nexthop has invalid gateway")
+        }
         for r in [r1, r2, r3, r4, r5] { try rt.deleteRoute(r) }
         #expect(try json(lab, ns, "ip -j route show table 100").isEmpty)
         #expect(try json(lab, ns, "ip -j route show table 1000").isEmpty)
