@@ -142,6 +142,12 @@ import TestSupport
         let r5 = RouteSpec(destination: IPPrefix("10.33.0.0/16")!, interfaceIndex: va.index)
         for r in [r1, r2, r3, r4, r5] { try rt.addRoute(r) }
 
+        // Read back through netlink as well.
+        let mine = try rt.routes(table: 100)
+        #expect(mine.count == 1 && mine[0].gateway == r1.gateway && mine[0].source == r1.source && mine[0].metric == 50
+            && mine[0].interfaceIndex == va.index && mine[0].destination == r1.destination)
+        #expect(try rt.routes(table: 1000).map(\.type) == [.blackhole])
+        #expect(try rt.routes(family: .inet).contains { $0.destination == r5.destination && $0.scope == .link && $0.table == RouteTable.main })
         let t100 = try json(lab, ns, "ip -j route show table 100")
         #expect(t100.count == 1)
         #expect(t100[0]["dst"] as? String == "10.20.0.0/16" && t100[0]["gateway"] as? String == "10.9.0.254")
@@ -187,6 +193,9 @@ import TestSupport
         try rt.addRule(rule)
         try rt.addRule(big)
         try rt.addRule(v6)
+        #expect(try rt.rules(family: .inet).contains(rule))
+        #expect(try rt.rules(family: .inet6).contains(v6))
+        #expect(try rt.rules().contains { $0.table == RouteTable.local && $0.priority == 0 })
         let rules = try json(lab, ns, "ip -j rule show")
         let r = try #require(rules.first { $0["priority"] as? Int == 1000 })
         #expect(r["src"] as? String == "192.168.0.0" && r["srclen"] as? Int == 24)
