@@ -12,6 +12,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Address value types shared by every module.
@@ -22,6 +23,16 @@ let package = Package(
         .target(name: "KeepalivedConfig", dependencies: ["NetCore"]),
         // VRRP v2/v3 packets and the RFC 5798 state machine (pure).
         .target(name: "VRRPCore", dependencies: ["NetCore"]),
+        // C helpers for CMSG_*, ifreq and fork+exec as another user (used by VRRP).
+        .target(name: "CVigilShims"),
+        // VRRP I/O: raw sockets, GARP/NA, timers, VIPs, notify scripts and trackers.
+        .target(
+            name: "VRRP",
+            dependencies: [
+                "VRRPCore", "NetCore", "SysCore", "CVigilShims", "Netlink", "NetlinkCodec",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Netlink message encoding/decoding: rtnetlink, generic netlink, IPVS (pure).
         .target(name: "NetlinkCodec", dependencies: ["NetCore"]),
         // Netlink sockets: rtnetlink requests, link events, generic netlink, namespaces (I/O).
@@ -36,11 +47,24 @@ let package = Package(
         .target(name: "DataPlaneIPVS", dependencies: ["DataPlane", "Netlink", "NetlinkCodec", "NetCore", "SysCore", "IPVSAdm"]),
         // Guest-side probe for the IPVS kernel tests (tools/ipvs-vm): applies JSON, prints read-back.
         .executableTarget(name: "ipvs-probe", dependencies: ["DataPlaneIPVS", "DataPlane", "IPVSAdm", "NetCore"]),
+        // The virtual-server pool: health verdicts -> desired data plane, quorum, sorry server (pure).
+        .target(name: "VirtualServerCore", dependencies: ["DataPlane", "NetCore"]),
+        // The reference scenario as network namespaces (`vigil lab`).
+        .target(name: "Lab", dependencies: ["NetCore", "Netlink", .product(name: "Crypto", package: "swift-crypto")]),
+        // The daemon's composition root: config -> VRRP, checkers, data plane; logs, signals.
+        .target(
+            name: "Daemon",
+            dependencies: [
+                "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
+                "Netlink", "NetlinkCodec", "DataPlaneNFTables",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The command tree (swift-argument-parser).
         .target(
             name: "VigilCLI",
             dependencies: [
-                "NetCore", "SysCore", "KeepalivedConfig", "DataPlane",
+                "NetCore", "SysCore", "KeepalivedConfig", "DataPlane", "Daemon", "Lab",
                 "IPVSAdm", "RealServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -51,6 +75,16 @@ let package = Package(
         .target(name: "TestSupport"),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
+        .testTarget(name: "VirtualServerCoreTests", dependencies: ["VirtualServerCore", "DataPlane", "NetCore"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "KeepalivedConfig", "VirtualServerCore", "DataPlane", "NetCore", "Lab"]),
+        .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"]),
+        .testTarget(
+            name: "KeepalivedConfigTests",
+            dependencies: ["KeepalivedConfig", "NetCore"],
+            exclude: ["Fixtures"]
+        ),
+        .testTarget(name: "VRRPTests", dependencies: ["VRRP", "VRRPCore", "NetCore", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "NetCore", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetlinkCodec", "NetCore", "SysCore", "TestSupport"]),
         .testTarget(
@@ -61,6 +95,11 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "RealServerTests", dependencies: ["RealServer", "NetCore"]),
+        // nftables data plane: pure ruleset generation plus a thin `nft -f -` runner.
+        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore"]),
+        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
+        .testTarget(
+            name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,7 +7,11 @@ public struct Vigil: AsyncParsableCommand {
         abstract: "A high-availability layer-4 load balancer compatible with keepalived and ipvsadm.",
         version: VigilVersion.string,
         subcommands: [
+            Run.self,
+            Status.self,
+            LabCommand.self,
             Version.self,
+            Check.self,
             IPVSAdmCommand.self,
             RealServerCommand.self,
         ]

@@ -1,0 +1,286 @@
+import DataPlane
+import DataPlaneNFTables
+import Foundation
+import KeepalivedConfig
+import Logging
+import NetCore
+import VRRP
+import VRRPCore
+import Synchronization
+
+/// Which kernel engine forwards packets (`--dataplane`).
+public enum DataPlaneChoice: String, Sendable, CaseIterable {
+    /// IPVS when the kernel has it, else nftables.
+    case auto
+    case ipvs
+    case nftables
+    /// No data plane: VRRP and checkers only.
+    case none
+}
+
+/// `vigil run`'s settings (keepalived's command line where one exists).
+public struct DaemonOptions: Sendable {
+    public var configPath: String
+    /// `-i`: the config-id for `@ID` lines.
+    public var configID: String?
+    /// `-P`/`--vrrp-only`: run VRRP only.
+    public var vrrpOnly = false
+    /// `-C`/`--check-only`: run the checkers and the data plane only.
+    public var checkOnly = false
+    public var dataPlane: DataPlaneChoice = .auto
+    public var logFile: String?
+    public var pidFile: String?
+    /// `-D`: log details (VIP and GARP lines) as keepalived's `--log-detail`.
+    public var logDetail = false
+    /// The nftables table name (one per Vigil instance).
+    public var nftTable = "vigil"
+    /// Where the status snapshot is written every second (read by `vigil status`).
+    public var statusFile: String? = "/run/vigil/vigil.status.json"
+
+    public init(configPath: String) { self.configPath = configPath }
+}
+
+/// The composition root of `vigil run`: reads the configuration, starts VRRP, the checkers and
+/// the data-plane control loop, and handles SIGTERM/SIGINT (graceful stop) and SIGHUP (reload).
+public final class Daemon: Sendable {
+    public let options: DaemonOptions
+    let logger: Logger
+    let statusStop = Mutex(false)
+
+    public init(options: DaemonOptions) throws {
+        self.options = options
+        let sink = try options.logFile.map { try LogSink(path: $0) } ?? .standardError
+        var logger = Logger(label: "vigil") { _ in ConsoleLogHandler(sink: sink) }
+        logger.logLevel = options.logDetail ? .debug : .info
+        self.logger = logger
+    }
+
+    /// Diagnostics that keep a configuration from being used at all; everything else is logged
+    /// and the offending line ignored, as keepalived does.
+    static let fatalCodes: Set<DiagnosticCode> = [.fileUnreadable, .includeLoop, .nestingTooDeep]
+
+    /// Loads and reports the configuration. Returns nil when it cannot be used.
+    func loadConfiguration() -> KeepalivedConfiguration? {
+        var lo = LoadOptions(hostChecks: false)
+        lo.configID = options.configID
+        let result = ConfigLoader.load(path: options.configPath, options: lo)
+        for d in result.diagnostics.sorted(by: { $0.location < $1.location }) where d.severity != .note {
+            let text = "\(d.location): \(d.severity.rawValue): \(d.message)"
+            if d.severity == .error { logger.error("\(text)") } else { logger.warning("\(text)") }
+        }
+        if let fatal = result.errors.first(where: { Self.fatalCodes.contains($0.code) }) {
+            logger.error("Configuration \(options.configPath) cannot be used: \(fatal.message)")
+            return nil
+        }
+        return result.config
+    }
+
+    /// Runs until SIGTERM/SIGINT. Returns the process exit status.
+    public func run() async -> Int32 {
+        logger.info("Starting Vigil v\(VigilVersionInfo.string)")
+        guard let config = loadConfiguration() else { return 1 }
+        var pid: PidFile?
+        if let path = options.pidFile {
+            do { pid = try PidFile(path: path) } catch {
+                logger.error("\(error)")
+                return 1
+            }
+        }
+        defer { pid?.release() }
+
+        let vrrp: VRRPService<ContinuousClock>?
+        do {
+            vrrp = options.checkOnly ? nil : try makeVRRP(config)
+        } catch {
+            logger.error("\(error)")
+            return 1
+        }
+        if vrrp == nil && !options.checkOnly && options.vrrpOnly {
+            logger.warning("No VRRP instance configured")
+        }
+
+        var pool: PoolRuntime?
+        if !options.vrrpOnly {
+            let specs = PoolSpecs.virtualServers(from: config)
+            if !specs.isEmpty {
+                do {
+                    guard let backend = try makeBackend(config) else { return 1 }
+                    let runtime = PoolRuntime(
+                        specs: specs, backend: backend, logger: logger,
+                        fifoPath: (config.global.lvsNotifyFifo ?? config.global.notifyFifo)?.path,
+                        scriptUser: config.global.scriptUser.flatMap { VRRP.ScriptUser(name: $0.user, group: $0.group) })
+                    try await runtime.start()
+                    pool = runtime
+                } catch {
+                    logger.error("\(error)")
+                    vrrp?.shutdown()
+                    return 1
+                }
+            }
+        }
+
+        let poolRuntime = pool
+        let signals = DaemonSignal.stream()
+        let status: Int32 = await withTaskGroup(of: Int32.self) { group in
+            if let vrrp {
+                group.addTask { [logger] in
+                    do {
+                        try await vrrp.run()
+                        return 0
+                    } catch {
+                        logger.error("VRRP: \(error)")
+                        return 1
+                    }
+                }
+            }
+            if let path = options.statusFile {
+                group.addTask { [self] in
+                    await self.writeStatus(to: path, vrrp: vrrp, pool: poolRuntime)
+                    return 0
+                }
+            }
+            logger.info("Startup complete")
+            var exit: Int32 = 0
+            for await s in signals {
+                switch s {
+                case .stop:
+                    logger.info("Stopping")
+                    vrrp?.shutdown()
+                    statusStop.withLock { $0 = true }
+                case .reload:
+                    logger.info("Reloading ...")
+                    // Instances keep running with their state; configuration changes to them
+                    // take effect at the next start (see README: differences).
+                    logger.info("Reload complete")
+                    continue
+                }
+                break
+            }
+            for await s in group { exit = max(exit, s) }
+            await poolRuntime?.stop(release: true)
+            return exit
+        }
+        logger.info("Stopped Vigil v\(VigilVersionInfo.string)")
+        return status
+    }
+
+    /// Writes the status snapshot every second until stopped, then removes the file.
+    func writeStatus(to path: String, vrrp: VRRPService<ContinuousClock>?, pool: PoolRuntime?) async {
+        let dir = (path as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var warned = false
+        while !statusStop.withLock({ $0 }) {
+            var s = StatusSnapshot(version: VigilVersionInfo.string, pid: getpid(), configFile: options.configPath, updated: Date(), dataPlane: pool?.engineName)
+            s.instances = (vrrp?.status() ?? []).map {
+                .init(name: $0.name, interface: $0.interface, vrid: Int($0.vrid), state: $0.state.rawValue,
+                      basePriority: Int($0.basePriority), effectivePriority: Int($0.effectivePriority),
+                      masterAddress: $0.masterAddress?.description, advertsReceived: $0.statistics.advertisementsReceived,
+                      advertsSent: $0.statistics.advertisementsSent, rejected: $0.statistics.totalRejected)
+            }
+            if let pool {
+                s.realServers = await pool.healthReport()
+                s.services = await pool.readBack()
+            }
+            do { try s.write(to: path) } catch {
+                if !warned { logger.warning("\(error)") }
+                warned = true
+            }
+            for _ in 0..<10 where !statusStop.withLock({ $0 }) {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        unlink(path)
+    }
+
+    /// Chooses the kernel engine (`--dataplane`) and logs which and why.
+    func makeBackend(_ config: KeepalivedConfiguration) throws -> (any LoadBalancerBackend)? {
+        let hasIPVS = FileManager.default.fileExists(atPath: "/proc/net/ip_vs")
+        var choice = options.dataPlane
+        if choice == .auto {
+            choice = hasIPVS ? .ipvs : .nftables
+            logger.info(hasIPVS ? "Data plane: IPVS (the kernel has IPVS)" : "Data plane: nftables (this kernel has no IPVS: /proc/net/ip_vs is missing)")
+        }
+        switch choice {
+        case .none:
+            logger.info("Data plane: none (--dataplane none): virtual servers are checked but not programmed")
+            return NoDataPlane()
+        case .ipvs:
+            guard hasIPVS else {
+                throw DaemonError(code: .dataPlane, message: "--dataplane ipvs: this kernel has no IPVS (/proc/net/ip_vs is missing; try 'modprobe ip_vs')")
+            }
+            throw DaemonError(code: .dataPlane, message: "--dataplane ipvs: the IPVS engine is not built into this vigil")
+        case .nftables, .auto:
+            guard let iface = Self.dataPlaneInterface(config) else {
+                throw DaemonError(code: .dataPlane, message: "nftables data plane: no interface for the virtual servers (set 'interface' in a vrrp_instance carrying their addresses, or global_defs 'default_interface')")
+            }
+            var timeouts = Timeouts()
+            if let t = config.global.lvsTimeouts {
+                if let v = t.tcp { timeouts.tcp = UInt32(clamping: v) }
+                if let v = t.tcpFin { timeouts.tcpFin = UInt32(clamping: v) }
+                if let v = t.udp { timeouts.udp = UInt32(clamping: v) }
+            }
+            return NFTablesBackend(settings: NFTEngineSettings(tableName: options.nftTable, interface: iface, timeouts: timeouts))
+        }
+    }
+
+    /// The interface that receives the virtual servers' traffic: that of the VRRP instance whose
+    /// VIPs include a virtual server's address, else the first instance's, else `default_interface`.
+    static func dataPlaneInterface(_ config: KeepalivedConfiguration) -> String? {
+        let vsAddresses = Set(config.virtualServers.compactMap { vs -> IPAddress? in
+            if case .address(let a, _) = vs.key { return a }
+            return nil
+        })
+        for inst in config.instances {
+            for v in inst.virtualAddresses + inst.excludedAddresses where vsAddresses.contains(v.address) {
+                if let dev = v.device ?? inst.interface { return dev }
+            }
+        }
+        return config.instances.first?.interface ?? config.global.defaultInterface
+    }
+
+    func makeVRRP(_ config: KeepalivedConfiguration) throws -> VRRPService<ContinuousClock>? {
+        var instances: [VRRPInstanceSetup] = []
+        var plan = VRRPPlan()
+        for inst in config.instances {
+            var one = config
+            one.instances = [inst]
+            do {
+                let p = try VRRPSetups.plan(from: one) { iface, family in
+                    try LinkFacts.primaryAddress(of: iface, family: family)
+                }
+                instances += p.instances
+                plan = p
+            } catch {
+                logger.error("\(error) - ignoring this instance")
+            }
+        }
+        guard !instances.isEmpty else { return nil }
+        plan = try VRRPSetups.plan(from: config) { iface, family in
+            try? LinkFacts.primaryAddress(of: iface, family: family)
+        }
+        plan.instances = instances
+        for u in plan.unsupported { logger.warning("\(u)") }
+        var o = VRRPService<ContinuousClock>.Options()
+        o.scriptUser = plan.scriptUser
+        o.notifyFIFO = plan.notifyFIFO
+        o.scripts = plan.scripts
+        o.trackFiles = plan.trackFiles
+        return VRRPService(
+            instances: plan.instances, syncGroups: plan.syncGroups, vipManager: try NetlinkVIPManager(),
+            clock: ContinuousClock(), logger: logger, options: o)
+    }
+}
+
+/// The version string the daemon logs (`Starting Vigil v0.1.0`).
+public enum VigilVersionInfo {
+    public static let string = "0.1.0"
+}
+
+/// `--dataplane none`: keeps what the pool wants in memory so checks and logs work without
+/// touching the kernel.
+actor NoDataPlane: LoadBalancerBackend {
+    nonisolated let name = "none"
+    var state = DataPlaneState()
+    func currentState() async throws -> DataPlaneState { state }
+    func apply(_ changes: [DataPlaneChange]) async throws { state = try DataPlane.apply(changes, to: state) }
+}

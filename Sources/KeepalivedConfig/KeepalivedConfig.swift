@@ -1,1 +1,0 @@
-// The KeepalivedConfig module; see Package.swift for its role.

@@ -1,1 +1,0 @@
-// The VRRPCore module; see Package.swift for its role.

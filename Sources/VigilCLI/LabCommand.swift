@@ -1,0 +1,148 @@
+import ArgumentParser
+import Foundation
+import Lab
+import NetCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `vigil lab`: the reference scenario in network namespaces on this machine.
+struct LabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "Run the reference scenario (two directors, three web servers) in network namespaces.",
+        subcommands: [Up.self, Status.self, Demo.self, Down.self, Config.self])
+
+    struct Options: ParsableArguments {
+        @Option(help: "Prefix of the lab's namespace names, so labs never collide.")
+        var prefix = "vlab"
+
+        @Option(help: ArgumentHelp("Where the lab keeps its state, logs and configurations.", visibility: .hidden))
+        var stateRoot = "/run/vigil-lab"
+
+        func validate() throws {
+            if let problem = LabTopology.validate(prefix: prefix) { throw ValidationError("--prefix: \(problem)") }
+        }
+
+        func runner() -> LabRunner { LabRunner(prefix: prefix, stateRoot: stateRoot) }
+    }
+
+    static func requireRoot() throws {
+        guard getuid() == 0 else {
+            FileHandle.standardError.write(Data("vigil lab: needs root to create network namespaces\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    /// Ctrl-C during a lab command removes what the lab created.
+    static func cleanUpOnInterrupt(_ runner: LabRunner) -> any DispatchSourceSignal {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        let src = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+        src.setEventHandler {
+            runner.log("interrupted: removing the lab")
+            runner.down()
+            Glibc.exit(130)
+        }
+        src.resume()
+        return src
+    }
+
+    struct Up: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create the lab and start its directors.")
+        @OptionGroup var options: Options
+
+        func run() throws {
+            try requireRoot()
+            let runner = options.runner()
+            let sig = cleanUpOnInterrupt(runner)
+            defer { sig.cancel() }
+            do { try runner.up() } catch {
+                FileHandle.standardError.write(Data("\(error)\nremoving what was created\n".utf8))
+                runner.down()
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Who is master, where the VIP is, each director's table and real-server health.")
+        @OptionGroup var options: Options
+
+        func run() throws {
+            try requireRoot()
+            let runner = options.runner()
+            guard runner.loadState() != nil else {
+                FileHandle.standardError.write(Data("vigil lab: no lab with prefix \(options.prefix) is up\n".utf8))
+                throw ExitCode(1)
+            }
+            print(runner.status(), terminator: "")
+        }
+    }
+
+    struct Demo: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Walk through the scenario: balancing, failover, preemption, a failing page; then remove the lab.")
+        @OptionGroup var options: Options
+
+        @Flag(help: "Leave the lab up after the demo.")
+        var keep = false
+
+        func run() throws {
+            try requireRoot()
+            let runner = options.runner()
+            let sig = cleanUpOnInterrupt(runner)
+            defer { sig.cancel() }
+            if runner.loadState() != nil {
+                runner.log("a lab with prefix \(options.prefix) exists: removing it first")
+                runner.down()
+            }
+            let failures = LabDemo(runner: runner).run()
+            if !keep {
+                runner.log("Step 7: lab down")
+                runner.down()
+            }
+            runner.log(failures == 0 ? "demo: every check held" : "demo: \(failures) check(s) did not hold")
+            if failures > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Down: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove the lab: its processes, namespaces and files (also after a crash).")
+        @OptionGroup var options: Options
+
+        func run() throws {
+            try requireRoot()
+            options.runner().down()
+        }
+    }
+
+    struct Config: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print the directors' keepalived.conf as the lab runs them (digests of the lab's pages).")
+        @OptionGroup var options: Options
+
+        @Argument(help: "V11 (master) or V15 (backup); both when omitted.")
+        var director: String?
+
+        func run() throws {
+            let runner = options.runner()
+            let t = runner.topology
+            let digests: [IPv4Address: String]
+            if runner.loadState() != nil, let d = try? runner.computeDigests() {
+                digests = d
+            } else {
+                FileHandle.standardError.write(Data("vigil lab config: the lab is not up; showing the digests of the pages it serves\n".utf8))
+                digests = Dictionary(uniqueKeysWithValues: t.realServers.map { ($0.address, LabPages.digest(of: t.page(of: $0))) })
+            }
+            switch director?.uppercased() {
+            case "V11": print(LabConfigs.master(digests: digests))
+            case "V15": print(LabConfigs.backup(digests: digests))
+            case nil:
+                print("# V11 (\(t.master.address)): keepalived.conf\n" + LabConfigs.master(digests: digests))
+                print("\n# V15 (\(t.backup.address)): keepalived.conf\n" + LabConfigs.backup(digests: digests))
+            default:
+                throw ValidationError("unknown director '\(director!)': use V11 or V15")
+            }
+        }
+    }
+}
