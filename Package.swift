@@ -39,6 +39,14 @@ let package = Package(
         .target(name: "Netlink", dependencies: ["NetlinkCodec", "NetCore", "SysCore"]),
         // Data-plane model, diff and schedulers (pure).
         .target(name: "DataPlane", dependencies: ["NetCore"]),
+        // ipvsadm 1.31 front end: popt-compatible parsing, output formats, in-memory backend (pure).
+        .target(name: "IPVSAdm", dependencies: ["NetCore", "SysCore", "DataPlane"]),
+        // The real-server side of DR: VIPs on lo, ARP sysctls, persisted config.
+        .target(name: "RealServer", dependencies: ["NetCore", "SysCore"]),
+        // The IPVS engine over generic netlink: codec (pure) and IPVSBackend (I/O).
+        .target(name: "DataPlaneIPVS", dependencies: ["DataPlane", "Netlink", "NetlinkCodec", "NetCore", "SysCore", "IPVSAdm"]),
+        // Guest-side probe for the IPVS kernel tests (tools/ipvs-vm): applies JSON, prints read-back.
+        .executableTarget(name: "ipvs-probe", dependencies: ["DataPlaneIPVS", "DataPlane", "IPVSAdm", "NetCore"]),
         // The virtual-server pool: health verdicts -> desired data plane, quorum, sorry server (pure).
         .target(name: "VirtualServerCore", dependencies: ["DataPlane", "NetCore"]),
         // The reference scenario as network namespaces (`vigil lab`).
@@ -52,10 +60,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // ipvsadm 1.31 front end: popt-compatible parsing, output formats, in-memory backend (pure).
-        .target(name: "IPVSAdm", dependencies: ["NetCore", "SysCore", "DataPlane"]),
-        // The real-server side of DR: VIPs on lo, ARP sysctls, persisted config.
-        .target(name: "RealServer", dependencies: ["NetCore", "SysCore"]),
         // The command tree (swift-argument-parser).
         .target(
             name: "VigilCLI",
@@ -83,16 +87,19 @@ let package = Package(
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "NetCore", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetlinkCodec", "NetCore", "SysCore", "TestSupport"]),
-        // nftables data plane: pure ruleset generation plus a thin `nft -f -` runner.
-        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore"]),
-        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
         .testTarget(
-            name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
+            name: "DataPlaneIPVSTests",
+            dependencies: ["DataPlaneIPVS", "DataPlane", "IPVSAdm", "Netlink", "NetlinkCodec", "NetCore", "TestSupport"]),
         .testTarget(
             name: "IPVSAdmTests", dependencies: ["IPVSAdm", "DataPlane", "NetCore"],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "RealServerTests", dependencies: ["RealServer", "NetCore"]),
+        // nftables data plane: pure ruleset generation plus a thin `nft -f -` runner.
+        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore"]),
+        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
+        .testTarget(
+            name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -18,32 +18,31 @@ import SysCore
 public final class LinkMonitor: Sendable {
     /// The events; there is one stream per monitor (iterate it once).
     public let events: AsyncStream<LinkEvent>
-    private let wakeFD: Int32
+    private let wake: WakePipe
     private let stopped = Atomic<Bool>(false)
 
     /// Subscribes to link events, plus IPv4 and IPv6 address events when `addresses` is true.
     public init(addresses: Bool = true) throws(SystemError) {
         let groups = RTM.groupLink | (addresses ? RTM.groupIPv4Address | RTM.groupIPv6Address : 0)
         let socket = try NetlinkSocket(protocol: NetlinkConstants.route, groups: groups, receiveTimeout: 0)
-        // A pipe wakes the reader thread out of poll() when the monitor stops.
+        // A socket pair wakes the reader thread out of poll() when the monitor stops. (Not a
+        // pipe: a wake-up after the thread closed its end must not raise SIGPIPE.)
         var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { throw SystemError.last("pipe(LinkMonitor)") }
-        _ = fcntl(pipeFDs[0], F_SETFD, FD_CLOEXEC)
-        _ = fcntl(pipeFDs[1], F_SETFD, FD_CLOEXEC)
-        let wake = pipeFDs[1]
-        wakeFD = wake
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pipeFDs) == 0 else {
+            throw SystemError.last("socketpair(LinkMonitor)")
+        }
+        let wake = WakePipe(writeFD: pipeFDs[1])
+        self.wake = wake
         let (stream, continuation) = AsyncStream.makeStream(of: LinkEvent.self, bufferingPolicy: .unbounded)
         events = stream
         let reader = Reader(socket: socket, wakeFD: pipeFDs[0], continuation: continuation)
-        continuation.onTermination = { _ in
-            var one: UInt64 = 1
-            _ = write(wake, &one, 8)
-        }
+        // The consumer going away (cancellation, stream released) also stops the thread. The
+        // closure keeps the pipe's write end open for as long as it can be called.
+        continuation.onTermination = { _ in wake.signal() }
         do throws(SystemError) {
             try reader.start()
         } catch {
             close(pipeFDs[0])
-            close(wake)
             throw error
         }
     }
@@ -51,15 +50,22 @@ public final class LinkMonitor: Sendable {
     /// Stops the reader thread and finishes the stream. Safe to call more than once.
     public func stop() {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        var one: UInt64 = 1
-        _ = write(wakeFD, &one, 8)
+        wake.signal()
     }
 
-    deinit {
-        stop()
-        // The reader thread closes the read end after it saw the wake-up; the write end is ours.
-        close(wakeFD)
+    deinit { stop() }
+}
+
+/// The write end of the wake-up socket pair, closed when the last holder (monitor or stream) is gone,
+/// so a late `signal()` can never write into a descriptor number reused by someone else.
+private final class WakePipe: Sendable {
+    let writeFD: Int32
+    init(writeFD: Int32) { self.writeFD = writeFD }
+    func signal() {
+        var one: UInt8 = 1
+        _ = send(writeFD, &one, 1, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
     }
+    deinit { close(writeFD) }
 }
 
 /// The reader thread's state: the only owner of the subscription socket.

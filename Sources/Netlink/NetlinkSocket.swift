@@ -111,9 +111,17 @@ public struct NetlinkSocket: ~Copyable {
     }
 }
 
+/// Something that answers netlink requests: the real `NetlinkClient`, or a fake kernel in tests
+/// (style.md R10: fake-kernel tests record requests and reply with canned ACKs, dumps, errnos).
+public protocol NetlinkRequesting: Sendable {
+    /// Sends `message` and returns the reply messages (without the final ACK or NLMSG_DONE).
+    /// - Throws: `NetlinkError` for a kernel errno, `NetlinkDecodingError`, `SystemError`.
+    func request(_ message: NetlinkMessage, name: String) throws -> [NetlinkMessage]
+}
+
 /// A netlink request socket shared by threads: requests are serialised by a lock and replies
 /// are matched to requests by sequence number (style.md R4: this class is the socket's only owner).
-public final class NetlinkClient: Sendable {
+public final class NetlinkClient: NetlinkRequesting {
     private struct State: ~Copyable {
         var socket: NetlinkSocket
         var sequence: UInt32
@@ -168,4 +176,22 @@ struct SocketAddressNetlink {
     var nl_pad: UInt16 = 0
     var nl_pid: UInt32 = 0
     var nl_groups: UInt32 = 0
+}
+
+/// A generic netlink family resolved by name, with its request socket.
+public final class GenericNetlinkClient: Sendable {
+    public let client: NetlinkClient
+    public let family: GenericNetlink.Family
+
+    /// Opens a `NETLINK_GENERIC` socket and resolves `familyName` with `CTRL_CMD_GETFAMILY`.
+    /// - Throws: `NetlinkError` with `.notFound` (ENOENT) when the kernel has no such family
+    ///   (e.g. "IPVS" without the ip_vs module), or `SystemError`.
+    public init(familyName: String) throws {
+        client = try NetlinkClient(protocol: NetlinkConstants.generic)
+        let replies = try client.request(GenericNetlink.getFamilyRequest(name: familyName), name: "CTRL_CMD_GETFAMILY \(familyName)")
+        guard let reply = replies.first(where: { $0.type == GenericNetlink.controllerID }) else {
+            throw NetlinkDecodingError(.unexpectedMessage, "CTRL_CMD_GETFAMILY \(familyName): no family in the answer")
+        }
+        family = try GenericNetlink.decodeFamily(reply)
+    }
 }

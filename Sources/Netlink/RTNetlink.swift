@@ -51,6 +51,24 @@ public final class RTNetlink: Sendable {
             }
     }
 
+    /// Routes of every table (`ip route show table all`), optionally only of `table`.
+    /// Read-back routes carry what the kernel fills in (protocol, scope, `metric` 0 for IPv4
+    /// routes added without one, 1024 for IPv6).
+    public func routes(table: UInt32? = nil, family: AddressFamily? = nil) throws -> [RouteSpec] {
+        try client.request(RTNetlinkCodec.dumpRoutesRequest(family: family), name: "RTM_GETROUTE dump")
+            .filter { $0.type == RTM.newRoute }
+            .compactMap { try RTNetlinkCodec.decodeRoute($0) }
+            .filter { r in (table == nil || r.table == table) && (family == nil || r.destination.address.family == family) }
+    }
+
+    /// Policy-routing rules (`ip rule show`), kernel order.
+    public func rules(family: AddressFamily? = nil) throws -> [RuleSpec] {
+        try client.request(RTNetlinkCodec.dumpRulesRequest(family: family), name: "RTM_GETRULE dump")
+            .filter { $0.type == RTM.newRule }
+            .compactMap { try RTNetlinkCodec.decodeRule($0) }
+            .filter { family == nil || $0.family == family }
+    }
+
     /// `ip addr add` (NLM_F_CREATE|NLM_F_EXCL). An address already present fails with `.exists`.
     public func addAddress(_ address: InterfaceAddress) throws {
         try perform(RTNetlinkCodec.addressRequest(address, delete: false)) {

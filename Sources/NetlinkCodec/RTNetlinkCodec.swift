@@ -204,6 +204,71 @@ public enum RTNetlinkCodec {
             flags: AddressFlags(rawValue: flags), preferredLifetime: preferred, validLifetime: valid)
     }
 
+    /// `RTM_GETROUTE` dump (`ip route show table all`); filter the result by table yourself.
+    public static func dumpRoutesRequest(family: AddressFamily?) -> NetlinkMessage {
+        var w = ByteWriter()
+        w.append(UInt8(family?.rawValue ?? 0))
+        w.append(contentsOf: [UInt8](repeating: 0, count: 11))
+        return NetlinkMessage(type: RTM.getRoute, flags: [.request, .dump], payload: w.bytes)
+    }
+
+    /// `RTM_GETRULE` dump (`ip rule show`).
+    public static func dumpRulesRequest(family: AddressFamily?) -> NetlinkMessage {
+        var w = ByteWriter()
+        w.append(UInt8(family?.rawValue ?? 0))
+        w.append(contentsOf: [UInt8](repeating: 0, count: 11))
+        return NetlinkMessage(type: RTM.getRule, flags: [.request, .dump], payload: w.bytes)
+    }
+
+    /// Decodes an `RTM_NEWROUTE` payload. Nil for families other than IPv4/IPv6 (e.g. multicast
+    /// routing tables share the dump).
+    public static func decodeRoute(_ m: NetlinkMessage) throws(NetlinkDecodingError) -> RouteSpec? {
+        let name = RTM.name(m.type)
+        let p = m.payload[...]
+        guard p.count >= 12 else { throw NetlinkDecodingError(.truncated, "\(name): rtmsg needs 12 bytes, got \(p.count)") }
+        guard let fam = AddressFamily(rawValue: UInt16(p[p.startIndex])) else { return nil }
+        let dstLen = Int(p[p.startIndex + 1])
+        let width = fam == .inet ? 4 : 16
+        guard dstLen <= width * 8 else { throw NetlinkDecodingError(.badAttribute, "\(name): prefix length \(dstLen) too long for \(fam)") }
+        let r = try AttributeReader(parsing: Array(p.dropFirst(12)), context: name)
+        func addr(_ t: UInt16, _ n: String) throws(NetlinkDecodingError) -> IPAddress? {
+            try r.bytes(t, n, exactly: width).flatMap { IPAddress(bytes: $0, family: fam) }
+        }
+        let dst = try addr(RTA.dst, "RTA_DST") ?? (fam == .inet ? .v4(IPv4Address(0)) : .v6(IPv6Address(high: 0, low: 0)))
+        let typeRaw = p[p.startIndex + 7]
+        guard let type = RouteType(rawValue: typeRaw) else { return nil }
+        return RouteSpec(
+            destination: IPPrefix(address: dst, length: dstLen), gateway: try addr(RTA.gateway, "RTA_GATEWAY"),
+            interfaceIndex: try r.u32(RTA.oif, "RTA_OIF").map { Int32(bitPattern: $0) }, source: try addr(RTA.prefsrc, "RTA_PREFSRC"),
+            table: try r.u32(RTA.table, "RTA_TABLE") ?? UInt32(p[p.startIndex + 4]), metric: try r.u32(RTA.priority, "RTA_PRIORITY"),
+            scope: AddressScope(rawValue: p[p.startIndex + 6]), type: type, routeProtocol: p[p.startIndex + 5])
+    }
+
+    /// Decodes an `RTM_NEWRULE` payload. Nil for families other than IPv4/IPv6. The kernel omits
+    /// FRA_PRIORITY for priority 0 (the local-table rule), so a missing one reads as 0.
+    public static func decodeRule(_ m: NetlinkMessage) throws(NetlinkDecodingError) -> RuleSpec? {
+        let name = RTM.name(m.type)
+        let p = m.payload[...]
+        guard p.count >= 12 else { throw NetlinkDecodingError(.truncated, "\(name): fib_rule_hdr needs 12 bytes, got \(p.count)") }
+        guard let fam = AddressFamily(rawValue: UInt16(p[p.startIndex])) else { return nil }
+        let width = fam == .inet ? 4 : 16
+        let dstLen = Int(p[p.startIndex + 1])
+        let srcLen = Int(p[p.startIndex + 2])
+        guard dstLen <= width * 8, srcLen <= width * 8 else {
+            throw NetlinkDecodingError(.badAttribute, "\(name): prefix length \(max(dstLen, srcLen)) too long for \(fam)")
+        }
+        let r = try AttributeReader(parsing: Array(p.dropFirst(12)), context: name)
+        func prefix(_ t: UInt16, _ n: String, _ len: Int) throws(NetlinkDecodingError) -> IPPrefix? {
+            try r.bytes(t, n, exactly: width).flatMap { IPAddress(bytes: $0, family: fam) }.map { IPPrefix(address: $0, length: len) }
+        }
+        return RuleSpec(
+            family: fam, from: try prefix(FRA.src, "FRA_SRC", srcLen), to: try prefix(FRA.dst, "FRA_DST", dstLen),
+            table: try r.u32(FRA.table, "FRA_TABLE") ?? UInt32(p[p.startIndex + 4]), priority: try r.u32(FRA.priority, "FRA_PRIORITY") ?? 0,
+            fwmark: try r.u32(FRA.fwmark, "FRA_FWMARK"), fwmask: try r.u32(FRA.fwmask, "FRA_FWMASK"),
+            inputInterface: r.string(FRA.iifname), outputInterface: r.string(FRA.oifname),
+            action: RuleAction(rawValue: p[p.startIndex + 7]) ?? .lookupTable)
+    }
+
     /// Turns a multicast message from a link/address group socket into an event; nil for
     /// message types the groups may carry but Vigil does not track.
     public static func decodeEvent(_ m: NetlinkMessage) throws(NetlinkDecodingError) -> LinkEvent? {

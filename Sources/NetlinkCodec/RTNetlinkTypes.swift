@@ -151,6 +151,10 @@ public struct InterfaceInfo: Sendable, Hashable, Codable {
 
 /// An address on an interface (`ip addr add PREFIX [peer P] [broadcast B] [label L] [scope S]
 /// [FLAGS] [valid_lft V preferred_lft P] dev IFINDEX`).
+///
+/// Read back from the kernel, an address carries what the kernel adds: `.permanent` in `flags`
+/// for addresses without lifetimes, the interface name as `label` for IPv4 addresses added
+/// without one, and the computed scope for IPv6. Compare on `prefix` (and `peer`) to find one.
 public struct InterfaceAddress: Sendable, Hashable, Codable, CustomStringConvertible {
     public var interfaceIndex: Int32
     /// The local address with the prefix length (`ifa_prefixlen`).

@@ -231,3 +231,36 @@ import Testing
         }
     }
 }
+
+@Suite struct RouteAndRuleDecodingTests {
+    @Test func routeRequestsDecodeBack() throws {
+        let r1 = RouteSpec(destination: IPPrefix("10.20.0.0/16")!, gateway: IPAddress("10.9.0.254"), interfaceIndex: 3,
+                           source: IPAddress("10.9.0.1"), table: 100, metric: 50)
+        var want1 = r1
+        want1.scope = .global  // what the request carries for a gateway route
+        #expect(try RTNetlinkCodec.decodeRoute(RTNetlinkCodec.routeRequest(r1, delete: false)) == want1)
+        let r2 = RouteSpec(destination: IPPrefix("2001:db8:1::/48")!, table: 1000, type: .blackhole)
+        let back = try #require(try RTNetlinkCodec.decodeRoute(RTNetlinkCodec.routeRequest(r2, delete: false)))
+        #expect(back.table == 1000 && back.type == .blackhole && back.destination == r2.destination)
+        // Default route: no RTA_DST.
+        let d = try #require(try RTNetlinkCodec.decodeRoute(RTNetlinkCodec.routeRequest(
+            RouteSpec(destination: IPPrefix("0.0.0.0/0")!, gateway: IPAddress("10.0.0.1")), delete: false)))
+        #expect(d.destination == IPPrefix("0.0.0.0/0"))
+        // Families other than IPv4/IPv6 are skipped; short headers and bad lengths are errors.
+        #expect(try RTNetlinkCodec.decodeRoute(NetlinkMessage(type: RTM.newRoute, flags: [], payload: [128] + [UInt8](repeating: 0, count: 11))) == nil)
+        #expect(throws: NetlinkDecodingError.self) { try RTNetlinkCodec.decodeRoute(NetlinkMessage(type: RTM.newRoute, flags: [], payload: [2, 16])) }
+        #expect(throws: NetlinkDecodingError.self) {
+            try RTNetlinkCodec.decodeRoute(NetlinkMessage(type: RTM.newRoute, flags: [], payload: [2, 33] + [UInt8](repeating: 0, count: 10)))
+        }
+    }
+
+    @Test func ruleRequestsDecodeBack() throws {
+        let r = RuleSpec(from: IPPrefix("192.168.0.0/24"), to: IPPrefix("10.0.0.0/8"), table: 1000, priority: 1000, fwmark: 7, fwmask: 0xff,
+                         inputInterface: "va", outputInterface: "vb")
+        #expect(try RTNetlinkCodec.decodeRule(RTNetlinkCodec.ruleRequest(r, delete: false)) == r)
+        let v6 = RuleSpec(from: IPPrefix("2001:db8::/32"), table: 200, action: .lookupTable)
+        var want = v6
+        want.priority = 0  // no FRA_PRIORITY reads as 0, as the kernel writes priority 0
+        #expect(try RTNetlinkCodec.decodeRule(RTNetlinkCodec.ruleRequest(v6, delete: false)) == want)
+    }
+}

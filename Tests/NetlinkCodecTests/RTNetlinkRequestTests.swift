@@ -219,8 +219,16 @@ func wire(_ m: NetlinkMessage, sequence: UInt32) -> [UInt8] {
             00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00
             08 00 1d 00 09 00 00 00  07 00 03 00 64 30 00 00
             """))
-        #expect(RTNetlinkCodec.dumpLinksRequest().flags == [.request, .dump])
-        let d = RTNetlinkCodec.dumpAddressesRequest(family: .inet6)
-        #expect(d.type == RTM.getAddr && d.payload == [10, 0, 0, 0, 0, 0, 0, 0])
+        // Dumps: RTM_GETLINK with IFLA_EXT_MASK = RTEXT_FILTER_SKIP_STATS; RTM_GETADDR per family.
+        #expect(wire(RTNetlinkCodec.dumpLinksRequest(), sequence: 1) == hex("""
+            28 00 00 00 12 00 01 03  01 00 00 00 00 00 00 00
+            00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00
+            08 00 1d 00 08 00 00 00
+            """))
+        #expect(wire(RTNetlinkCodec.dumpAddressesRequest(family: .inet6), sequence: 1) == hex("""
+            18 00 00 00 16 00 01 03  01 00 00 00 00 00 00 00
+            0a 00 00 00 00 00 00 00
+            """))
+        #expect(RTNetlinkCodec.dumpAddressesRequest(family: nil).payload[0] == 0)
     }
 }
