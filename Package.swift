@@ -56,7 +56,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
-                "Netlink", "NetlinkCodec", "DataPlaneNFTables",
+                "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
