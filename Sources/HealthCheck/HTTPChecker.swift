@@ -36,7 +36,9 @@ enum HTTPChecker {
         let promise = loop.makePromise(of: CollectHandler.Result.self)
         let readTimeout = connector.connectTimeout.timeAmount
         let peer = connector.peer
-        let channel = try await connector.connect(on: loop) { channel in
+        let connected: any Channel
+        do {
+            connected = try await connector.connect(on: loop) { channel in
             channel.eventLoop.makeCompletedFuture {
                 if let ssl {
                     try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: ssl, serverHostname: serverName))
@@ -47,8 +49,12 @@ enum HTTPChecker {
                         HTTPResponse(raw: bytes).isCompleteByLength
                     })
             }
+            }
+        } catch {
+            promise.fail(error)
+            throw error
         }
-        _ = channel
+        _ = connected
         let result: CollectHandler.Result
         do {
             result = try await promise.futureResult.get()

@@ -9,6 +9,7 @@ public enum VigilMain {
         let program = arguments.first.map { String($0.split(separator: "/").last ?? "") } ?? "vigil"
         let rest = Array(arguments.dropFirst())
         switch program {
+        case "genhash": await GenhashCommand.main(rest)
         default:
             await Vigil.main(rest)
         }

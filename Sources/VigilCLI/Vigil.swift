@@ -8,6 +8,7 @@ public struct Vigil: AsyncParsableCommand {
         version: VigilVersion.string,
         subcommands: [
             Version.self,
+            GenhashCommand.self,
         ]
     )
 
