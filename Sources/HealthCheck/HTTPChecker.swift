@@ -54,10 +54,15 @@ enum HTTPChecker {
             promise.fail(error)
             throw error
         }
-        _ = connected
         let result: CollectHandler.Result
         do {
-            result = try await promise.futureResult.get()
+            // A cancelled check (service shutdown) closes its connection instead of waiting out
+            // the read timeout.
+            result = try await withTaskCancellationHandler {
+                try await promise.futureResult.get()
+            } onCancel: {
+                connected.close(promise: nil)
+            }
         } catch {
             throw CheckIOError.from(error, peer: peer, connecting: false)
         }

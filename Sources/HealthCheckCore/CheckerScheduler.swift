@@ -115,7 +115,8 @@ public struct CheckerScheduler: Sendable, Hashable {
             if isUp {
                 isUp = false
                 transition = .down
-                logs.append(downLine)
+                // MISC/FILE already logged their own failure line (the detail).
+                if kind != .misc && kind != .file || outcome.detail == nil { logs.append(downLine) }
             }
             consecutiveFailures = 0
             if kind.isHTTP { delay = max(policy.delayBeforeRetry, policy.delayLoop) }
