@@ -19,13 +19,12 @@ public final class CheckRunner: Sendable {
         let target = spec.target
         switch spec.check {
         case .tcp:
-            let connector = TCPConnector(group: group, spec: spec)
-            do {
-                let ch = try await connector.connect(on: group.next()) { $0.eventLoop.makeSucceededVoidFuture() }
-                ch.close(promise: nil)
-                return .ok()
-            } catch {
-                return .failed("TCP connection to \(target) failed: \(error.reason).")
+            let r = await SocketReactor.shared.run(
+                connectTo: spec.connectTo, bindAddress: spec.bindAddress, bindPort: spec.bindPort, fwmark: spec.fwmark,
+                timeout: spec.policy.connectTimeout, request: nil)
+            switch r {
+            case .failed(let e): return .failed("TCP connection to \(target) failed: \(e.reason).")
+            default: return .ok()
             }
         case .http(let h):
             guard !h.urls.isEmpty else { return .failed("\(spec.kind.rawValue) to \(target): no url configured.") }
@@ -37,7 +36,8 @@ public final class CheckRunner: Sendable {
                 } catch { return .failed("\(spec.kind.rawValue) to \(target): \(error.message)") }
                 let ctx = h.ssl ? try tls.context(for: h.tls) : nil
                 let fetch = try await HTTPChecker.fetch(
-                    connector: TCPConnector(group: group, spec: spec), request: request, ssl: ctx, serverName: h.serverName(for: url))
+                    connector: TCPConnector(group: group, spec: spec), request: request, ssl: ctx, serverName: h.serverName(for: url),
+                    bindAddress: spec.bindAddress, bindPort: spec.bindPort)
                 return url.evaluate(fetch.response, bodyDigest: fetch.digest, target: target)
             } catch {
                 switch error.code {

@@ -28,10 +28,28 @@ enum HTTPChecker {
     /// Performs one GET. Throws when the connection or TLS fails, the read times out with nothing
     /// received, or nothing is received at all.
     static func fetch(
-        connector: TCPConnector, request: [UInt8], ssl: NIOSSLContext?, serverName: String?
+        connector: TCPConnector, request: [UInt8], ssl: NIOSSLContext?, serverName: String?,
+        bindAddress: IPAddress? = nil, bindPort: UInt16? = nil
     ) async throws(CheckIOError) -> HTTPFetch {
         let clock = ContinuousClock()
         let started = clock.now
+        if ssl == nil {
+            // Plain HTTP takes the light epoll path (SocketReactor); TLS needs NIOSSL.
+            let r = await SocketReactor.shared.run(
+                connectTo: connector.connectTo, bindAddress: bindAddress, bindPort: bindPort, fwmark: connector.fwmark,
+                timeout: connector.connectTimeout, request: request) { HTTPResponse(raw: $0).isCompleteByLength }
+            switch r {
+            case .failed(let e): throw e
+            case .connected: throw CheckIOError(.noData, reason: "no data", peer: connector.peer)
+            case .response(let bytes, let timedOut):
+                if bytes.isEmpty {
+                    if timedOut { throw CheckIOError(.readTimeout, reason: "no data within \(connector.connectTimeout)", peer: connector.peer) }
+                    throw CheckIOError(.noData, reason: "no data", peer: connector.peer)
+                }
+                let response = HTTPResponse(raw: bytes)
+                return HTTPFetch(response: response, digest: md5Hex(response.hashedBody), elapsed: clock.now - started, timedOut: timedOut)
+            }
+        }
         let loop = connector.group.next()
         let promise = loop.makePromise(of: CollectHandler.Result.self)
         let readTimeout = connector.connectTimeout.timeAmount

@@ -104,7 +104,7 @@ public final class HealthCheckService<C: Clock>: Sendable where C.Duration == Du
         var url = 0
         var seq: UInt16 = 0
         while !Task.isCancelled {
-            do { try await clock.sleep(until: start.advanced(by: next), tolerance: nil) } catch { return }
+            do { try await clock.sleep(until: start.advanced(by: next), tolerance: nil as C.Duration?) } catch { return }
             seq &+= 1
             let outcome = await runner.perform(spec, urlIndex: url, sequence: seq, server: id)
             checks.add(1, ordering: .relaxed)

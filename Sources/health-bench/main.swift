@@ -51,6 +51,12 @@ func addresses(from base: String, count: Int) -> [IPAddress] {
     return (0..<count).map { IPAddress.v4(IPv4Address(b + UInt32($0))) }
 }
 
+func cpuSplit() -> (user: Double, sys: Double) {
+    var u = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &u)
+    return (Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6, Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6)
+}
+
 func cpuSeconds() -> Double {
     var u = rusage()
     getrusage(RUSAGE_SELF.rawValue, &u)
@@ -88,8 +94,10 @@ await withTaskGroup(of: Void.self) { group in
     }
     // First checks start at 1 s + random(0…delay_loop): let them spread before measuring.
     try? await Task.sleep(for: .milliseconds(Int64(args.settle * 1000)))
+    let split0 = cpuSplit()
     let cpu0 = cpuSeconds(), checks0 = service.checksCompleted, t0 = Date()
     try? await Task.sleep(for: .milliseconds(Int64(args.seconds * 1000)))
+    let split1 = cpuSplit()
     let cpu1 = cpuSeconds(), checks1 = service.checksCompleted, t1 = Date()
     let wall = t1.timeIntervalSince(t0)
     let snapshot = service.snapshot()
@@ -98,6 +106,7 @@ await withTaskGroup(of: Void.self) { group in
     print("measured:              \(String(format: "%.1f", wall)) s after \(args.settle) s settling")
     print("checks per second:     \(String(format: "%.0f", Double(checks1 - checks0) / wall))")
     print("CPU per second:        \(String(format: "%.3f", (cpu1 - cpu0) / wall)) s (\(String(format: "%.1f", 100 * (cpu1 - cpu0) / wall))% of one core)")
+    print("  of which user/sys:   \(String(format: "%.3f / %.3f", (split1.user - split0.user) / wall, (split1.sys - split0.sys) / wall)) s")
     print("peak memory (VmHWM):   \(statusField("VmHWM"))")
     print("threads:               \(statusField("Threads"))")
     print("alive at end:          \(alive) of \(servers.count); down events: \(downs.value)")

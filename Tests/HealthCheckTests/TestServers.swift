@@ -110,8 +110,9 @@ final class TestTCPServer: @unchecked Sendable {
         close(c)
     }
 
+    /// Idempotent: a second close() could close someone else's descriptor.
     func stop() {
-        stopped.store(true, ordering: .relaxed)
+        guard !stopped.exchange(true, ordering: .relaxed) else { return }
         shutdown(fd, Int32(SHUT_RDWR))
         close(fd)
     }

@@ -9,8 +9,12 @@ TCP=${1:-10000}
 HTTP=${2:-1000}
 SECS=${3:-20}
 cd "$(dirname "$0")/../.."
-swift build -c release --product health-bench >/dev/null
-BIN=$(swift build -c release --show-bin-path)/health-bench
+if [ -n "${HEALTH_BENCH_BIN:-}" ]; then
+    BIN=$HEALTH_BENCH_BIN
+else
+    swift build -c release --product health-bench >/dev/null
+    BIN=$(swift build -c release --show-bin-path)/health-bench
+fi
 NS=vghbench$$
 DIR=$(mktemp -d /tmp/vghbench.XXXXXX)
 cleanup() {
@@ -27,6 +31,7 @@ ip -n "$NS" link set lo up
 ip -n "$NS" route add local 10.1.0.0/16 dev lo
 ip -n "$NS" route add local 10.2.0.0/16 dev lo
 ip netns exec "$NS" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.core.somaxconn=4096
+chmod 755 "$DIR"
 mkdir -p "$DIR/html"
 echo "vigil health bench" > "$DIR/html/index.html"
 cat > "$DIR/nginx.conf" <<CONF
@@ -43,4 +48,4 @@ CONF
 ip netns exec "$NS" nginx -c "$DIR/nginx.conf"
 sleep 0.5
 echo "command: bench/health/run.sh $TCP $HTTP $SECS"
-ip netns exec "$NS" "$BIN" --tcp "$TCP" --http "$HTTP" --seconds "$SECS"
+ip netns exec "$NS" ${WRAP:-} "$BIN" --tcp "$TCP" --http "$HTTP" --seconds "$SECS"

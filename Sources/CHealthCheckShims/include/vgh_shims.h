@@ -1,6 +1,7 @@
 #ifndef VGH_SHIMS_H
 #define VGH_SHIMS_H
 #include <sys/types.h>
+#include <sys/epoll.h>
 
 /// Starts `path` with `argv` (NULL-terminated) in a new process group, stdin/stdout/stderr on
 /// /dev/null, optionally as `gid`/`uid` (-1 = unchanged). Only async-signal-safe calls run in the
