@@ -12,6 +12,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
@@ -64,13 +66,31 @@ let package = Package(
         .target(
             name: "VigilCLI",
             dependencies: [
-                "NetCore", "SysCore", "KeepalivedConfig", "DataPlane", "Daemon", "Lab",
+                "NetCore", "SysCore", "KeepalivedConfig", "DataPlane", "Daemon", "Lab", "HealthCheck",
                 "IPVSAdm", "RealServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "vigil", dependencies: ["VigilCLI"]),
+        // Health checkers: up/down scheduling, HTTP request/response, DNS/SMTP/UDP/ICMP codecs (pure).
+        .target(name: "HealthCheckCore", dependencies: ["NetCore", "DataPlane"]),
+        // fork/exec for MISC_CHECK scripts run as another user.
+        .target(name: "CHealthCheckShims"),
+        // Health checkers over sockets and processes; HealthCheckService; genhash.
+        .target(
+            name: "HealthCheck",
+            dependencies: [
+                "HealthCheckCore", "NetCore", "SysCore", "DataPlane", "CHealthCheckShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Benchmark: thousands of checkers against local listeners (bench/health).
+        .executableTarget(name: "health-bench", dependencies: ["HealthCheck", "HealthCheckCore", "NetCore", "DataPlane"]),
         // Helpers for tests: network namespaces, processes, paths (never linked into vigil).
         .target(name: "TestSupport"),
 
@@ -100,6 +120,11 @@ let package = Package(
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
         .testTarget(
             name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
+        .testTarget(name: "HealthCheckCoreTests", dependencies: ["HealthCheckCore", "NetCore", "DataPlane"]),
+        .testTarget(
+            name: "HealthCheckTests",
+            dependencies: ["HealthCheck", "HealthCheckCore", "NetCore", "DataPlane", "TestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

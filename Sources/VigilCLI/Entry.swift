@@ -16,6 +16,7 @@ public enum VigilMain {
             await IPVSAdmRunner.runSave(arguments: rest, program: program)
         case "ipvsadm-restore":
             await IPVSAdmRunner.runRestore(program: program)
+        case "genhash": await GenhashCommand.main(rest)
         default:
             if rest.first == "ipvsadm" {
                 await IPVSAdmRunner.runAndExit(arguments: Array(rest.dropFirst()), program: "vigil ipvsadm")

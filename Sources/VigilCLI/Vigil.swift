@@ -14,6 +14,7 @@ public struct Vigil: AsyncParsableCommand {
             Check.self,
             IPVSAdmCommand.self,
             RealServerCommand.self,
+            GenhashCommand.self,
         ]
     )
 

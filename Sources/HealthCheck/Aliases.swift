@@ -1,0 +1,2 @@
+import HealthCheckCore
+typealias HealthCheckCoreSMTP = SMTPDialogue
