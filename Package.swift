@@ -58,7 +58,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
-                "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS",
+                "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS", "HealthCheck", "HealthCheckCore",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

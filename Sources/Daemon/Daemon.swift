@@ -101,6 +101,7 @@ public final class Daemon: Sendable {
         }
 
         var pool: PoolRuntime?
+        var checkerRuntime: CheckerRuntime?
         if !options.vrrpOnly {
             let specs = PoolSpecs.virtualServers(from: config)
             if !specs.isEmpty {
@@ -112,6 +113,9 @@ public final class Daemon: Sendable {
                         scriptUser: config.global.scriptUser.flatMap { VRRP.ScriptUser(name: $0.user, group: $0.group) })
                     try await runtime.start()
                     pool = runtime
+                    let checkers = CheckerRuntime(pool: runtime, logger: logger)
+                    await checkers.start(HealthSpecs.plan(from: config))
+                    checkerRuntime = checkers
                 } catch {
                     logger.error("\(error)")
                     vrrp?.shutdown()
@@ -121,6 +125,7 @@ public final class Daemon: Sendable {
         }
 
         let poolRuntime = pool
+        let checkersRef = checkerRuntime
         let signals = DaemonSignal.stream()
         let status: Int32 = await withTaskGroup(of: Int32.self) { group in
             if let vrrp {
@@ -150,19 +155,32 @@ public final class Daemon: Sendable {
                     statusStop.withLock { $0 = true }
                 case .reload:
                     logger.info("Reloading ...")
-                    // Instances keep running with their state; configuration changes to them
-                    // take effect at the next start (see README: differences).
+                    if let next = loadConfiguration() {
+                        await reloadVirtualServers(next, pool: poolRuntime, checkers: checkersRef)
+                    } else {
+                        logger.error("Reload failed: keeping the running configuration")
+                    }
                     logger.info("Reload complete")
                     continue
                 }
                 break
             }
+            await checkersRef?.stop()
             for await s in group { exit = max(exit, s) }
             await poolRuntime?.stop(release: true)
             return exit
         }
         logger.info("Stopped Vigil v\(VigilVersionInfo.string)")
         return status
+    }
+
+    /// SIGHUP for the LVS side: the pool keeps the state of servers that stay (and their
+    /// connections); the checkers restart, failed servers' checkers starting down.
+    func reloadVirtualServers(_ config: KeepalivedConfiguration, pool: PoolRuntime?, checkers: CheckerRuntime?) async {
+        guard let pool, !options.vrrpOnly else { return }
+        await pool.reload(specs: PoolSpecs.virtualServers(from: config))
+        let down = Set(await pool.healthReportIDs().filter { !$0.alive }.map(\.id))
+        await checkers?.start(HealthSpecs.plan(from: config, down: down))
     }
 
     /// Writes the status snapshot every second until stopped, then removes the file.

@@ -1,4 +1,5 @@
 import DataPlane
+import HealthCheckCore
 import Logging
 import NetCore
 import VRRP
@@ -45,6 +46,11 @@ public actor PoolRuntime {
     /// Real-server health for the status file, in keepalived's spelling.
     public func healthReport() -> [StatusSnapshot.RealServerHealth] {
         pool.health.map { .init(server: fmt($0.server, $0.service), service: fmtVS($0.service), alive: $0.alive) }
+    }
+
+    /// Each real server's identity for the checkers, with whether it is alive.
+    func healthReportIDs() -> [(id: RealServerID, alive: Bool)] {
+        pool.health.map { (RealServerID(virtualService: $0.service.key, server: $0.server.address), $0.alive) }
     }
 
     /// The data plane as read back, restricted to our services (empty if reading fails).
