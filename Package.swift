@@ -121,6 +121,8 @@ let package = Package(
         .testTarget(
             name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
         .testTarget(name: "HealthCheckCoreTests", dependencies: ["HealthCheckCore", "NetCore", "DataPlane"]),
+        // `vigil run` end to end: checkers → pool → kernel read-back, scripts, FIFO, reload under load.
+        .testTarget(name: "ControlLoopTests", dependencies: ["Daemon", "DataPlane", "NetCore", "TestSupport", "Lab"]),
         .testTarget(
             name: "HealthCheckTests",
             dependencies: ["HealthCheck", "HealthCheckCore", "NetCore", "DataPlane", "TestSupport"]

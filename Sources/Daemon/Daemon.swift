@@ -102,6 +102,7 @@ public final class Daemon: Sendable {
 
         var pool: PoolRuntime?
         var checkerRuntime: CheckerRuntime?
+        var haSuspend: HASuspendRuntime?
         if !options.vrrpOnly {
             let specs = PoolSpecs.virtualServers(from: config)
             if !specs.isEmpty {
@@ -114,6 +115,9 @@ public final class Daemon: Sendable {
                     try await runtime.start()
                     pool = runtime
                     let checkers = CheckerRuntime(pool: runtime, logger: logger)
+                    let ha = HASuspendRuntime(specs: specs, checkers: checkers, logger: logger)
+                    await ha.start()
+                    haSuspend = ha
                     await checkers.start(HealthSpecs.plan(from: config))
                     checkerRuntime = checkers
                 } catch {
@@ -126,6 +130,7 @@ public final class Daemon: Sendable {
 
         let poolRuntime = pool
         let checkersRef = checkerRuntime
+        let haRef = haSuspend
         let signals = DaemonSignal.stream()
         let status: Int32 = await withTaskGroup(of: Int32.self) { group in
             if let vrrp {
@@ -156,7 +161,7 @@ public final class Daemon: Sendable {
                 case .reload:
                     logger.info("Reloading ...")
                     if let next = loadConfiguration() {
-                        await reloadVirtualServers(next, pool: poolRuntime, checkers: checkersRef)
+                        await reloadVirtualServers(next, pool: poolRuntime, checkers: checkersRef, haSuspend: haRef)
                     } else {
                         logger.error("Reload failed: keeping the running configuration")
                     }
@@ -165,6 +170,7 @@ public final class Daemon: Sendable {
                 }
                 break
             }
+            await haRef?.stop()
             await checkersRef?.stop()
             for await s in group { exit = max(exit, s) }
             await poolRuntime?.stop(release: true)
@@ -176,9 +182,11 @@ public final class Daemon: Sendable {
 
     /// SIGHUP for the LVS side: the pool keeps the state of servers that stay (and their
     /// connections); the checkers restart, failed servers' checkers starting down.
-    func reloadVirtualServers(_ config: KeepalivedConfiguration, pool: PoolRuntime?, checkers: CheckerRuntime?) async {
+    func reloadVirtualServers(_ config: KeepalivedConfiguration, pool: PoolRuntime?, checkers: CheckerRuntime?, haSuspend: HASuspendRuntime? = nil) async {
         guard let pool, !options.vrrpOnly else { return }
-        await pool.reload(specs: PoolSpecs.virtualServers(from: config))
+        let specs = PoolSpecs.virtualServers(from: config)
+        await pool.reload(specs: specs)
+        await haSuspend?.reload(specs: specs)
         let down = Set(await pool.healthReportIDs().filter { !$0.alive }.map(\.id))
         await checkers?.start(HealthSpecs.plan(from: config, down: down))
     }

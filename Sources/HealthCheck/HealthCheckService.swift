@@ -52,6 +52,7 @@ public final class HealthCheckService<C: Clock>: Sendable where C.Duration == Du
     private let seed: UInt64?
     private let states: Mutex<[RealServerHealth]>
     private let checks = Atomic<Int>(0)
+    private let suspendedServices = Mutex<Set<ServiceKey>>([])
 
     /// - Parameters:
     ///   - clock: drives scheduling (delay_loop, retries, warmup); I/O timeouts use real time.
@@ -81,6 +82,12 @@ public final class HealthCheckService<C: Clock>: Sendable where C.Duration == Du
     /// Check attempts completed so far (for benchmarks and status).
     public var checksCompleted: Int { checks.load(ordering: .relaxed) }
 
+    /// `ha_suspend`: the checkers of these virtual services skip their checks (their servers keep
+    /// their state) until a later call leaves them out; they then resume within one delay_loop.
+    public func setSuspended(_ services: Set<ServiceKey>) {
+        suspendedServices.withLock { $0 = services }
+    }
+
     /// Runs until the calling task is cancelled; then finishes `events`.
     public func run() async {
         let start = clock.now
@@ -105,6 +112,10 @@ public final class HealthCheckService<C: Clock>: Sendable where C.Duration == Du
         var seq: UInt16 = 0
         while !Task.isCancelled {
             do { try await clock.sleep(until: start.advanced(by: next), tolerance: nil as C.Duration?) } catch { return }
+            if suspendedServices.withLock({ $0.contains(id.virtualService) }) {
+                next = start.duration(to: clock.now) + spec.policy.delayLoop
+                continue
+            }
             seq &+= 1
             let outcome = await runner.perform(spec, urlIndex: url, sequence: seq, server: id)
             checks.add(1, ordering: .relaxed)
