@@ -370,7 +370,14 @@ public actor NFTablesBackend: LoadBalancerBackend {
         if !(rs.inet.isEmpty && previousInet == .absent) {
             script += NFTTransaction.script(from: previousInet, to: rs.inet)
         }
-        if !script.isEmpty { _ = try runner.run(["nft", "-f", "-"], input: script) }
+        if !script.isEmpty {
+            do { _ = try runner.run(["nft", "-f", "-"], input: script) } catch {
+                // The table may have changed under us (`vigil ipvsadm`, `nft` by hand): read it
+                // back before the next transaction instead of building on a stale view.
+                state = nil
+                throw error
+            }
+        }
         var clean = desired
         for i in clean.services.indices {
             clean.services[i].counters = Counters()

@@ -51,15 +51,15 @@ struct NFTablesIPVSAdmTests {
         let svc = ["-t", "\(Self.vip):80"]
 
         // No table yet: the empty listing (size = the conn-map size).
-        try await same(lab, ref, ["-Ln"])
-        try await same(lab, ref, ["-A"] + svc + ["-s", "rr"])
-        try await same(lab, ref, ["-A"] + svc + ["-s", "rr"], "existing service")
-        for a in Self.rs { try await same(lab, ref, ["-a"] + svc + ["-r", "\(a):80", "-g"]) }
-        try await same(lab, ref, ["-a"] + svc + ["-r", "\(Self.rs[0]):80", "-g"], "existing destination")
-        try await same(lab, ref, ["-A", "-t", "\(Self.vip):81", "-s", "nosuch"], "unknown scheduler")
+        try await Self.same(lab, ref, ["-Ln"])
+        try await Self.same(lab, ref, ["-A"] + svc + ["-s", "rr"])
+        try await Self.same(lab, ref, ["-A"] + svc + ["-s", "rr"], "existing service")
+        for a in Self.rs { try await Self.same(lab, ref, ["-a"] + svc + ["-r", "\(a):80", "-g"]) }
+        try await Self.same(lab, ref, ["-a"] + svc + ["-r", "\(Self.rs[0]):80", "-g"], "existing destination")
+        try await Self.same(lab, ref, ["-A", "-t", "\(Self.vip):81", "-s", "nosuch"], "unknown scheduler")
         for f in [["-Ln"], ["-S", "-n"], ["-Ln", "--stats"], ["-Ln", "--rate"], ["-Ln", "--thresholds"], ["-Ln", "--persistent-conn"],
                   ["-Ln", "--exact"], ["-Ln", "--tun-info"], ["-L", "-n", "-t", "\(Self.vip):80"], ["-Lnc"], ["-L", "--timeout"], ["-L", "--daemon"]] {
-            try await same(lab, ref, f)
+            try await Self.same(lab, ref, f)
         }
         // The table knows its interface: later commands need no environment.
         #expect(try Self.vigil(lab, ["-Ln"], env: []) == (await ref.run(["-Ln"])))
@@ -79,8 +79,10 @@ struct NFTablesIPVSAdmTests {
         for r in destRows { #expect(r[2] == "10" && Int(r[3])! >= 50 && r[4] == "0", "\(r)") }
         // -Ln: the engine counts conn-map entries as active connections (docs/ipvsadm.md).
         let list = try Self.vigil(lab, ["-Ln"]).stdout
-        let listed = list.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }.filter { $0.first == "->" && $0[2] == "Route" }
-        #expect(listed.map { Array($0.dropFirst(3)) } == Array(repeating: ["1", "10", "0"], count: 3), "\(list)")
+        let words: [[String]] = list.split(separator: "\n").map { line in line.split(separator: " ").map(String.init) }
+        let listed: [[String]] = words.filter { w in w.count == 6 && w[0] == "->" && w[2] == "Route" }
+        let expected: [[String]] = Array(repeating: ["1", "10", "0"], count: 3)
+        #expect(listed.map { w in Array(w.dropFirst(3)) } == expected, "\(list)")
 
         // -Lnc: one ESTABLISHED entry per request, client → VIP → real server, about 15 minutes left.
         let conns = try Self.vigil(lab, ["-Lnc"]).stdout.split(separator: "\n").map(String.init)
@@ -97,40 +99,40 @@ struct NFTablesIPVSAdmTests {
         #expect(perDest == Dictionary(uniqueKeysWithValues: Self.rs.map { ("\($0):80", 10) }))
 
         // -Z: every counter back to 0, which is what the reference prints.
-        try await same(lab, ref, ["-Z"])
-        try await same(lab, ref, ["-Ln", "--stats"], "after -Z")
-        try await same(lab, ref, ["-Z", "-t", "\(Self.vip):99"], "zeroing an unknown service")
+        try await Self.same(lab, ref, ["-Z"])
+        try await Self.same(lab, ref, ["-Ln", "--stats"], "after -Z")
+        try await Self.same(lab, ref, ["-Z", "-t", "\(Self.vip):99"], "zeroing an unknown service")
 
         // Timeouts: kept in the table, applied to the conn-map rules, read back by a new process.
-        try await same(lab, ref, ["--set", "100", "20", "50"])
-        try await same(lab, ref, ["--set", "0", "30", "0"], "0 keeps a value")
-        try await same(lab, ref, ["-L", "--timeout"])
+        try await Self.same(lab, ref, ["--set", "100", "20", "50"])
+        try await Self.same(lab, ref, ["--set", "0", "30", "0"], "0 keeps a value")
+        try await Self.same(lab, ref, ["-L", "--timeout"])
         let ruleset = try lab.lab.sh(lab.director, "nft list table netdev vigil")
-        #expect(ruleset.contains("timeout 100s : meta mark") && ruleset.contains("vigil settings if eth0 tcp 100 tcpfin 30 udp 50"), "\(ruleset)")
+        #expect(ruleset.contains("timeout 1m40s : meta mark") && ruleset.contains("vigil settings if eth0 tcp 100 tcpfin 30 udp 50"), "\(ruleset)")
 
         // Weight 0 quiesces: no new connections to rs1.
-        try await same(lab, ref, ["-e"] + svc + ["-r", "\(Self.rs[0]):80", "-g", "-w", "0"])
-        try await same(lab, ref, ["-S", "-n"], "after -e")
+        try await Self.same(lab, ref, ["-e"] + svc + ["-r", "\(Self.rs[0]):80", "-g", "-w", "0"])
+        try await Self.same(lab, ref, ["-S", "-n"], "after -e")
         let quiesced = (0..<20).map { _ in lab.get() ?? "fail" }
         #expect(DirectRoutingLab.perServer(quiesced) == [0, 10, 10], "\(quiesced)")
 
         // -d: rs2 gone, only rs3 takes new connections.
-        try await same(lab, ref, ["-d"] + svc + ["-r", "\(Self.rs[1]):80"])
-        try await same(lab, ref, ["-d"] + svc + ["-r", "\(Self.rs[1]):80"], "deleting twice")
-        try await same(lab, ref, ["-S", "-n"], "after -d")
+        try await Self.same(lab, ref, ["-d"] + svc + ["-r", "\(Self.rs[1]):80"])
+        try await Self.same(lab, ref, ["-d"] + svc + ["-r", "\(Self.rs[1]):80"], "deleting twice")
+        try await Self.same(lab, ref, ["-S", "-n"], "after -d")
         let after = (0..<6).map { _ in lab.get() ?? "fail" }
         #expect(DirectRoutingLab.perServer(after) == [0, 0, 6], "\(after)")
 
         // Sync daemons: none on nftables.
-        try await same(lab, ref, ["-L", "--daemon"])
-        try await same(lab, ref, ["--stop-daemon", "master"])
+        try await Self.same(lab, ref, ["-L", "--daemon"])
+        try await Self.same(lab, ref, ["--stop-daemon", "master"])
         let start = try Self.vigil(lab, ["--start-daemon", "master", "--mcast-interface", "eth0"])
         #expect(start.exitCode == 255 && start.stderr.hasPrefix("Function not implemented (the nftables engine has no connection-sync daemon"), "\(start)")
 
         // -C: everything goes, the table (and its record) stays; traffic is no longer forwarded.
-        try await same(lab, ref, ["-C"])
-        try await same(lab, ref, ["-Ln"], "after -C")
-        try await same(lab, ref, ["-L", "--timeout"], "after -C")
+        try await Self.same(lab, ref, ["-C"])
+        try await Self.same(lab, ref, ["-Ln"], "after -C")
+        try await Self.same(lab, ref, ["-L", "--timeout"], "after -C")
         let flushed = try lab.lab.sh(lab.director, "nft list table netdev vigil")
         #expect(!flushed.contains("conn_") && !flushed.contains("chain ingress") && flushed.contains("vigil settings if eth0"), "\(flushed)")
         #expect(lab.get() == nil)
@@ -143,6 +145,6 @@ struct NFTablesIPVSAdmTests {
         let none = try Self.vigil(lab, ["-A"] + svc, env: ["VIGIL_NFT_TABLE=vgeother"])
         #expect(none.exitCode == 255, "\(none)")
         #expect(none.stderr.contains("table netdev vgeother has no ingress chain") && none.stderr.contains("VIGIL_NFT_INTERFACE"), "\(none.stderr)")
-        try await same(lab, ref, ["-C"])
+        try await Self.same(lab, ref, ["-C"])
     }
 }
