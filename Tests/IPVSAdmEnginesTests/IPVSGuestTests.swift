@@ -88,7 +88,7 @@ enum Guest {
             sec() { n=$1; shift; echo "@@ $n"; "$@" 2>&1; echo "@@rc $?"; }
             T0=$(date +%s)
             # (a) vigil programs the kernel (both names), then every listing is printed by both.
-            sec setup sh -c "set -e
+            sec setup bash -c "set -e
               $I -A -t 10.0.0.1:80 -s wrr -p 300 -M 255.255.255.0
               $I -a -t 10.0.0.1:80 -r 10.0.1.11:80 -g -w 2 -x 100 -y 10
               $I -a -t 10.0.0.1:80 -r 10.0.1.12:8080 -m -w 1
@@ -113,6 +113,8 @@ enum Guest {
             for i in $(seq 1 60); do
               [ "$(ipvsadm -Ln --stats -t 10.0.0.1:80 | awk '$1 == "TCP" && $3 >= 3' | wc -l)" -ge 1 ] && break; sleep 0.2
             done
+            # The kernel folds counters into what it reports every 2 s: wait until two reports agree.
+            prev=""; for i in $(seq 1 10); do cur=$(ipvsadm -Ln --stats --exact); [ "$cur" = "$prev" ] && break; prev=$cur; sleep 2.1; done
             sec vigilList $V ipvsadm -Ln
             sec vigilConns $V ipvsadm -Lnc
             \(compare)
@@ -124,7 +126,8 @@ enum Guest {
             sec cleared.real ipvsadm -Ln
             sec cleared.sym $I -Ln
             echo "@@ timeA"; echo $(( $(date +%s) - T0 )); echo "@@rc 0"
-            # (b) vigil run --dataplane ipvs forwarding through namespaces: DR, NAT, TUN.
+            # (b) vigil run --dataplane ipvs (busybox wget segfaults with -T: timeout(1) bounds it;
+            # it runs inside `ip netns exec`, else busybox would take `ip` for its own applet) forwarding through namespaces: DR, NAT, TUN.
             T1=$(date +%s)
             ip link add br0 type bridge; ip link set br0 up; ip link add br1 type bridge; ip link set br1 up
             attach() { ip link add $4 type veth peer name $2 netns $1; ip link set $4 master $3 up; ip -n $1 addr add $5 dev $2; ip -n $1 link set $2 up; ip -n $1 link set lo up; }
@@ -153,7 +156,7 @@ enum Guest {
               for i in $(seq 1 150); do [ "$(ip netns exec d ipvsadm -Ln | grep -c '^  -> 10.7')" -ge 3 ] && break; sleep 0.2; done
               echo "@@ $kind.table"; ip netns exec d ipvsadm -Ln; echo "@@rc 0"
               echo "@@ $kind"
-              for i in $(seq 1 30); do ip netns exec c wget -q -O - -T 3 http://10.77.0.21/ 2>/dev/null || echo fail; done
+              for i in $(seq 1 30); do ip netns exec c timeout 5 wget -q -O - http://10.77.0.21/ 2>/dev/null || echo fail; done
               echo "@@rc 0"
               kill $pid; wait $pid
               echo "@@ $kind.log"; cat /tmp/$kind.log; echo "@@rc 0"
