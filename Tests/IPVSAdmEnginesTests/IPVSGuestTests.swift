@@ -61,12 +61,12 @@ enum Guest {
         ("errDaemon", "--start-daemon master --mcast-interface v0"), ("errUsage", "-A -t"),
     ]
 
-    static func config(_ kind: String, _ servers: [String]) -> String {
+    static func config(_ kind: String, _ servers: [String], vip: String) -> String {
         """
         global_defs {
             router_id vge-\(kind)
         }
-        virtual_server 10.77.0.21 80 {
+        virtual_server \(vip) 80 {
             delay_loop 5
             lb_algo rr
             lb_kind \(kind)
@@ -135,14 +135,15 @@ enum Guest {
             attach c eth0 br0 pc 10.77.0.10/24
             attach d eth0 br0 pd 10.77.0.11/24
             attach d eth1 br1 bd 10.78.0.1/24
-            ip -n d addr add 10.77.0.21/32 dev eth0
+            # One VIP per method, so connections left by one run (TIME_WAIT) never meet the next.
+            for v in 21 22 23; do ip -n d addr add 10.77.0.$v/32 dev eth0; done
             ip netns exec d sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
             for i in 1 2 3; do
               ip netns add r$i
               attach r$i eth0 br0 pr$i 10.77.0.1$((i+1))/24
-              attach r$i eth1 br1 br$i 10.78.0.1$((i+1))/24
+              attach r$i eth1 br1 bk$i 10.78.0.1$((i+1))/24
               ip -n r$i addr add 10.77.0.21/32 dev lo
-              ip -n r$i link set tunl0 up; ip -n r$i addr add 10.77.0.21/32 dev tunl0
+              ip -n r$i link set tunl0 up; ip -n r$i addr add 10.77.0.23/32 dev tunl0
               ip netns exec r$i sh -c 'for k in all eth0; do echo 1 > /proc/sys/net/ipv4/conf/$k/arp_ignore; echo 2 > /proc/sys/net/ipv4/conf/$k/arp_announce; done
                 for k in all default eth0 tunl0; do echo 0 > /proc/sys/net/ipv4/conf/$k/rp_filter; done'
               ip -n r$i route add default via 10.78.0.1 dev eth1 table 78
@@ -150,13 +151,14 @@ enum Guest {
               mkdir -p /www/r$i; echo rs$i > /www/r$i/index.html
               ip netns exec r$i httpd -p 80 -h /www/r$i
             done
-            for kind in dr nat tun; do
+            for kv in dr:21 nat:22 tun:23; do
+              kind=${kv%:*}; vip=10.77.0.${kv#*:}
               ip netns exec d $V run -f $D/$kind.conf --dataplane ipvs -C --status-file /tmp/$kind.status > /tmp/$kind.log 2>&1 &
               pid=$!
               for i in $(seq 1 150); do [ "$(ip netns exec d ipvsadm -Ln | grep -c '^  -> 10.7')" -ge 3 ] && break; sleep 0.2; done
               echo "@@ $kind.table"; ip netns exec d ipvsadm -Ln; echo "@@rc 0"
               echo "@@ $kind"
-              for i in $(seq 1 30); do ip netns exec c timeout 5 wget -q -O - http://10.77.0.21/ 2>/dev/null || echo fail; done
+              for i in $(seq 1 30); do ip netns exec c timeout 5 wget -q -O - http://$vip/ 2>/dev/null || echo fail; done
               echo "@@rc 0"
               kill $pid; wait $pid
               echo "@@ $kind.log"; cat /tmp/$kind.log; echo "@@rc 0"
@@ -193,9 +195,9 @@ struct IPVSGuestTests {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let front = ["10.77.0.12", "10.77.0.13", "10.77.0.14"], back = ["10.78.0.12", "10.78.0.13", "10.78.0.14"]
-        try Guest.config("DR", front).write(toFile: "\(dir)/dr.conf", atomically: true, encoding: .utf8)
-        try Guest.config("NAT", back).write(toFile: "\(dir)/nat.conf", atomically: true, encoding: .utf8)
-        try Guest.config("TUN", front).write(toFile: "\(dir)/tun.conf", atomically: true, encoding: .utf8)
+        try Guest.config("DR", front, vip: "10.77.0.21").write(toFile: "\(dir)/dr.conf", atomically: true, encoding: .utf8)
+        try Guest.config("NAT", back, vip: "10.77.0.22").write(toFile: "\(dir)/nat.conf", atomically: true, encoding: .utf8)
+        try Guest.config("TUN", front, vip: "10.77.0.23").write(toFile: "\(dir)/tun.conf", atomically: true, encoding: .utf8)
 
         let started = Date()
         let r = try runCommand(
