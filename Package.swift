@@ -58,7 +58,7 @@ let package = Package(
             name: "Daemon",
             dependencies: [
                 "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
-                "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS", "HealthCheck", "HealthCheckCore",
+                "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS", "HealthCheck", "HealthCheckCore", "IPVSAdm",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(name: "RealServerTests", dependencies: ["RealServer", "NetCore"]),
         // nftables data plane: pure ruleset generation plus a thin `nft -f -` runner.
-        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore"]),
+        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore", "IPVSAdm"]),
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
         .testTarget(
             name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
@@ -125,6 +125,10 @@ let package = Package(
             name: "HealthCheckTests",
             dependencies: ["HealthCheck", "HealthCheckCore", "NetCore", "DataPlane", "TestSupport"]
         ),
+        // `vigil ipvsadm` on both engines: nftables in namespaces, IPVS in the ipvs-vm guest.
+        .testTarget(
+            name: "IPVSAdmEnginesTests",
+            dependencies: ["DataPlaneNFTables", "DataPlaneIPVS", "IPVSAdm", "Daemon", "DataPlane", "NetCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
