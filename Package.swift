@@ -52,7 +52,7 @@ let package = Package(
         // The virtual-server pool: health verdicts -> desired data plane, quorum, sorry server (pure).
         .target(name: "VirtualServerCore", dependencies: ["DataPlane", "NetCore"]),
         // The reference scenario as network namespaces (`vigil lab`).
-        .target(name: "Lab", dependencies: ["NetCore", "Netlink", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Lab", dependencies: ["NetCore", "SysCore", "Netlink", .product(name: "Crypto", package: "swift-crypto")]),
         // The daemon's composition root: config -> VRRP, checkers, data plane; logs, signals.
         .target(
             name: "Daemon",
@@ -92,7 +92,7 @@ let package = Package(
         // Benchmark: thousands of checkers against local listeners (bench/health).
         .executableTarget(name: "health-bench", dependencies: ["HealthCheck", "HealthCheckCore", "NetCore", "DataPlane"]),
         // Helpers for tests: network namespaces, processes, paths (never linked into vigil).
-        .target(name: "TestSupport"),
+        .target(name: "TestSupport", dependencies: ["SysCore"]),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
         .testTarget(name: "VirtualServerCoreTests", dependencies: ["VirtualServerCore", "DataPlane", "NetCore"]),
