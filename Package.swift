@@ -52,13 +52,13 @@ let package = Package(
         // The virtual-server pool: health verdicts -> desired data plane, quorum, sorry server (pure).
         .target(name: "VirtualServerCore", dependencies: ["DataPlane", "NetCore"]),
         // The reference scenario as network namespaces (`vigil lab`).
-        .target(name: "Lab", dependencies: ["NetCore", "Netlink", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(name: "Lab", dependencies: ["NetCore", "SysCore", "Netlink", .product(name: "Crypto", package: "swift-crypto")]),
         // The daemon's composition root: config -> VRRP, checkers, data plane; logs, signals.
         .target(
             name: "Daemon",
             dependencies: [
                 "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
-                "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS", "HealthCheck", "HealthCheckCore",
+                "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS", "HealthCheck", "HealthCheckCore", "IPVSAdm",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -92,7 +92,7 @@ let package = Package(
         // Benchmark: thousands of checkers against local listeners (bench/health).
         .executableTarget(name: "health-bench", dependencies: ["HealthCheck", "HealthCheckCore", "NetCore", "DataPlane"]),
         // Helpers for tests: network namespaces, processes, paths (never linked into vigil).
-        .target(name: "TestSupport"),
+        .target(name: "TestSupport", dependencies: ["SysCore"]),
 
         .testTarget(name: "NetCoreTests", dependencies: ["NetCore", "TestSupport"]),
         .testTarget(name: "VirtualServerCoreTests", dependencies: ["VirtualServerCore", "DataPlane", "NetCore"]),
@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(name: "RealServerTests", dependencies: ["RealServer", "NetCore"]),
         // nftables data plane: pure ruleset generation plus a thin `nft -f -` runner.
-        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore"]),
+        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore", "IPVSAdm"]),
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
         .testTarget(
             name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
@@ -127,6 +127,10 @@ let package = Package(
             name: "HealthCheckTests",
             dependencies: ["HealthCheck", "HealthCheckCore", "NetCore", "DataPlane", "TestSupport"]
         ),
+        // `vigil ipvsadm` on both engines: nftables in namespaces, IPVS in the ipvs-vm guest.
+        .testTarget(
+            name: "IPVSAdmEnginesTests",
+            dependencies: ["DataPlaneNFTables", "DataPlaneIPVS", "IPVSAdm", "Daemon", "DataPlane", "NetCore", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

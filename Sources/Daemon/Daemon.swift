@@ -221,29 +221,18 @@ public final class Daemon: Sendable {
 
     /// Chooses the kernel engine (`--dataplane`) and logs which and why.
     func makeBackend(_ config: KeepalivedConfiguration) throws -> (any LoadBalancerBackend)? {
-        var choice = options.dataPlane
-        var ipvs: IPVSBackend?
-        var ipvsProblem = ""
-        if choice == .auto || choice == .ipvs {
-            do { ipvs = try IPVSBackend() } catch { ipvsProblem = "\(error)" }
-        }
-        if choice == .auto {
-            choice = ipvs != nil ? .ipvs : .nftables
-            logger.info(ipvs != nil ? "Data plane: IPVS (the kernel has IPVS)" : "Data plane: nftables (this kernel has no IPVS: \(ipvsProblem))")
-        }
-        switch choice {
+        let (engine, reason) = try EngineSelection.resolve(options.dataPlane)
+        if let reason { logger.info("\(reason)") }
+        switch engine {
         case .none:
             logger.info("Data plane: none (--dataplane none): virtual servers are checked but not programmed")
             return NoDataPlane()
-        case .ipvs:
-            guard let ipvs else {
-                throw DaemonError(code: .dataPlane, message: "--dataplane ipvs: this kernel has no IPVS (\(ipvsProblem)); try 'modprobe ip_vs'")
-            }
+        case .ipvs(let ipvs):
             if let t = config.global.lvsTimeouts {
                 try ipvs.writeTimeouts(Timeouts(tcp: UInt32(clamping: t.tcp ?? 0), tcpFin: UInt32(clamping: t.tcpFin ?? 0), udp: UInt32(clamping: t.udp ?? 0)))
             }
             return ipvs
-        case .nftables, .auto:
+        case .nftables:
             guard let iface = Self.dataPlaneInterface(config) else {
                 throw DaemonError(code: .dataPlane, message: "nftables data plane: no interface for the virtual servers (set 'interface' in a vrrp_instance carrying their addresses, or global_defs 'default_interface')")
             }

@@ -34,6 +34,13 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
     public var realServers: [RealServerHealth] = []
     /// The data plane as read back (with counters), when there is one.
     public var services: [VirtualService] = []
+    /// Filled by the reader: the virtual-server table as `ipvsadm -Ln --stats` prints it (not
+    /// part of the file).
+    public var servicesTable: String?
+
+    private enum CodingKeys: String, CodingKey {
+        case version, pid, configFile, updated, dataPlane, instances, realServers, services
+    }
 
     /// Writes atomically (rename) so a reader never sees half a file.
     public func write(to path: String) throws {
@@ -81,33 +88,10 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
                 out += "  \(r.server) of VS \(r.service): \(r.alive ? "UP" : "DOWN")\n"
             }
         }
-        if !services.isEmpty {
-            out += "Virtual servers (\(dataPlane ?? "-")):\n"
-            out += "  Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n"
-            out += "    -> RemoteAddress:Port            Weight ActiveConn InActConn\n"
-            for s in services {
-                let name: String
-                switch s.key {
-                case .address(let p, let sa): name = "\(p.description.uppercased())  \(sa) \(s.scheduler)"
-                case .fwmark(let m, _): name = "FWM  \(m) \(s.scheduler)"
-                }
-                out += "  " + pad(name, 33) + counters(s.counters) + "\n"
-                for d in s.destinations {
-                    out += "    -> " + pad(d.address.description, 28) + " " + pad(String(d.weight), 6)
-                        + " " + pad(String(d.activeConnections), 10) + " " + String(d.inactiveConnections)
-                        + counters(d.counters) + "\n"
-                }
-            }
+        if !services.isEmpty, let table = servicesTable {
+            out += "Virtual servers (\(dataPlane ?? "-"), as ipvsadm -Ln --stats):\n" + table
         }
         return out
     }
 
-    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
-
-    private func counters(_ c: Counters) -> String {
-        [c.connections, c.inPackets, c.outPackets, c.inBytes, c.outBytes].map { v in
-            let s = String(v)
-            return String(repeating: " ", count: max(1, 9 - s.count)) + s
-        }.joined()
-    }
 }

@@ -59,7 +59,8 @@ public struct NFTCommandRunner: Sendable {
 /// established flows survive updates; the connection maps are never re-created.
 public actor NFTablesBackend: LoadBalancerBackend {
     public nonisolated let name = "nftables"
-    public let settings: NFTEngineSettings
+    /// Mutable only through `setTimeouts` (ipvsadm `--set`).
+    public internal(set) var settings: NFTEngineSettings
     let runner: NFTCommandRunner
     let staticMACs: [IPAddress: MACAddress]
     var directorMAC: MACAddress?
@@ -358,8 +359,10 @@ public actor NFTablesBackend: LoadBalancerBackend {
         try resolveMACs(for: desired)
         let facts = NFTFacts(
             directorMAC: directorMAC!, macs: macs, activeCounts: counts, marks: marks, lastWeights: lastWeights)
-        let rs = try NFTRuleset(
+        var rs = try NFTRuleset(
             state: desired, draining: drains, facts: facts, settings: settings, ipipAvailable: Self.kernelHasIPIP())
+        // The table records its interface and timeouts so a later process (`vigil ipvsadm`) reads them back.
+        rs.netdev.chains.append(NFTSettingsRecord(interface: settings.interface, timeouts: settings.timeouts).chain)
         var script = ""
         if !(rs.netdev.isEmpty && previousNetdev == .absent) {
             script += NFTTransaction.script(from: previousNetdev, to: rs.netdev)
@@ -367,7 +370,14 @@ public actor NFTablesBackend: LoadBalancerBackend {
         if !(rs.inet.isEmpty && previousInet == .absent) {
             script += NFTTransaction.script(from: previousInet, to: rs.inet)
         }
-        if !script.isEmpty { _ = try runner.run(["nft", "-f", "-"], input: script) }
+        if !script.isEmpty {
+            do { _ = try runner.run(["nft", "-f", "-"], input: script) } catch {
+                // The table may have changed under us (`vigil ipvsadm`, `nft` by hand): read it
+                // back before the next transaction instead of building on a stale view.
+                state = nil
+                throw error
+            }
+        }
         var clean = desired
         for i in clean.services.indices {
             clean.services[i].counters = Counters()

@@ -113,9 +113,11 @@ public enum NFTTransaction {
         }
         let newChains = Set(new.chains.map(\.name))
         let dropChains = oldChains.subtracting(newChains).sorted()
+        // Rules go first (they reference maps), then maps (their verdict elements reference
+        // chains), then the chains: deleting a chain a map element still jumps to is EBUSY.
         for c in dropChains { out.append("flush chain \(t) \(c)") }
-        for c in dropChains { out.append("delete chain \(t) \(c)") }
         for m in oldMaps.subtracting(new.maps.map(\.name)).sorted() { out.append("delete map \(t) \(m)") }
+        for c in dropChains { out.append("delete chain \(t) \(c)") }
         for c in oldCounters.subtracting(new.counters).sorted() { out.append("delete counter \(t) \(c)") }
         return out.isEmpty ? "" : out.joined(separator: "\n") + "\n"
     }

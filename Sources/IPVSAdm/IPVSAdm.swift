@@ -292,8 +292,13 @@ func ipvsErrorText(_ error: any Error, _ op: KernelOperation) -> String {
         (nil, EAFNOSUPPORT, "Operation not supported with specified address family"),
         (nil, EMSGSIZE, "Module is wrong version"),
     ]
-    for (o, n, text) in table where (o == nil || o == op) && n == err { return text }
-    return CLib.strerror(err)
+    var text = CLib.strerror(err)
+    for (o, n, t) in table where (o == nil || o == op) && n == err {
+        text = t
+        break
+    }
+    if let x = e as? any ErrnoExplaining { return "\(text) (\(x.explanation))" }
+    return text
 }
 
 // MARK: - Invocation → data-plane model

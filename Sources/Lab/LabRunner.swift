@@ -1,5 +1,6 @@
 import Foundation
 import NetCore
+import SysCore
 
 #if canImport(Glibc)
 import Glibc
@@ -79,27 +80,8 @@ public final class LabRunner: @unchecked Sendable {
     }
 
     static func capture(_ args: [String], input: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        p.arguments = args
-        let out = Pipe()
-        let err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        let inPipe = Pipe()
-        p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-        try p.run()
-        if let input {
-            inPipe.fileHandleForWriting.write(Data(input.utf8))
-            try? inPipe.fileHandleForWriting.close()
-        }
-        nonisolated(unsafe) var errData = Data()
-        let t = Thread { errData = err.fileHandleForReading.readDataToEndOfFile() }
-        t.start()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        while !t.isFinished { usleep(1000) }
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        let r = try runProgram(args, input: input)
+        return (r.status, r.stdout, r.stderr)
     }
 
     /// Starts a background program in `ns` with its output in `logFile`, recorded in `state`.

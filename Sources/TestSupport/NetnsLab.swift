@@ -1,4 +1,5 @@
 import Foundation
+import SysCore
 
 #if canImport(Glibc)
 import Glibc
@@ -17,50 +18,16 @@ public struct LabError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Runs a program to completion and captures its output.
+/// Runs a program to completion and captures its output (SysCore's `runProgram`, with the
+/// test helpers' error type).
 @discardableResult
 public func runCommand(_ args: [String], input: String? = nil, timeout: Double = 60) throws -> CommandResult {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: args[0].hasPrefix("/") ? args[0] : "/usr/bin/env")
-    p.arguments = args[0].hasPrefix("/") ? Array(args.dropFirst()) : args
-    let out = Pipe()
-    let err = Pipe()
-    p.standardOutput = out
-    p.standardError = err
-    let inPipe = Pipe()
-    p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-    try p.run()
-    if let input {
-        inPipe.fileHandleForWriting.write(Data(input.utf8))
-        try? inPipe.fileHandleForWriting.close()
+    do {
+        let r = try runProgram(args, input: input, timeout: timeout)
+        return CommandResult(status: r.status, stdout: r.stdout, stderr: r.stderr)
+    } catch let e as ProgramError {
+        throw LabError(e.description)
     }
-    // Read both pipes concurrently so a chatty child cannot block on a full pipe.
-    nonisolated(unsafe) var outData = Data()
-    nonisolated(unsafe) var errData = Data()
-    let group = DispatchGroup()
-    group.enter()
-    DispatchQueue.global().async {
-        outData = out.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    group.enter()
-    DispatchQueue.global().async {
-        errData = err.fileHandleForReading.readDataToEndOfFile()
-        group.leave()
-    }
-    let deadline = Date().addingTimeInterval(timeout)
-    while p.isRunning && Date() < deadline { usleep(5_000) }
-    if p.isRunning {
-        kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
-        group.wait()
-        throw LabError("timed out after \(timeout)s: \(args.joined(separator: " "))")
-    }
-    p.waitUntilExit()
-    group.wait()
-    return CommandResult(
-        status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-        stderr: String(decoding: errData, as: UTF8.self))
 }
 
 /// True when the tests run as root (network namespace tests need it).

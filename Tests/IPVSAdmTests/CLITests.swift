@@ -12,12 +12,13 @@ private struct Run {
     var status: Int32
 }
 
-private func runBinary(_ path: String, _ args: [String], state: String?, stdin: String = "") throws -> Run {
+private func runBinary(_ path: String, _ args: [String], state: String?, stdin: String = "", extraEnvironment: [String: String] = [:]) throws -> Run {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: path)
     p.arguments = args
     var env = ProcessInfo.processInfo.environment
     env["VIGIL_IPVSADM_STATE"] = state
+    env.merge(extraEnvironment) { _, new in new }
     p.environment = env
     let out = Pipe(), err = Pipe(), inp = Pipe()
     p.standardOutput = out
@@ -86,10 +87,11 @@ struct CLITests {
         #expect(help.status == 1 && help.stderr.contains("Script to save the IPVS table"))
     }
 
-    @Test func withoutEngineFailsClearly() throws {
-        let r = try runBinary(vigilBinary, ["ipvsadm", "-Ln"], state: nil)
+    // Without a state file the kernel engines are used (IPVSAdmEnginesTests); a bad engine name is refused.
+    @Test func unknownEngineFailsClearly() throws {
+        let r = try runBinary(vigilBinary, ["ipvsadm", "-Ln"], state: nil, extraEnvironment: ["VIGIL_DATAPLANE": "bogus"])
         #expect(r.status == 2)
-        #expect(r.stderr.hasPrefix("vigil ipvsadm: no data-plane engine available: "))
+        #expect(r.stderr == "vigil ipvsadm: VIGIL_DATAPLANE=bogus: expected auto, ipvs or nftables\n")
         #expect(r.stdout.isEmpty)
     }
 

@@ -50,27 +50,27 @@ struct TrackingAndNotifyTests {
 
         // track_interface: trk0 down → 150 − 60 = 90 < 100, so the backup preempts.
         try topo.lab.sh(topo.a, "ip link set trk0 down")
-        #expect(await wait(6) { b.state == .master && a.state == .backup })
+        #expect(await wait(10) { b.state == .master && a.state == .backup })
         #expect(a.logs.contains("(LVSha) Changing effective priority from 150 to 90"))
         #expect(topo.hasAddress(topo.b, "192.168.0.21") && !topo.hasAddress(topo.a, "192.168.0.21"))
         // The virtual route left with mastership.
         #expect((try topo.lab.run(topo.a, ["ip", "route", "show", "10.77.0.0/24"]).stdout).isEmpty)
         try topo.lab.sh(topo.a, "ip link set trk0 up")
-        #expect(await wait(6) { a.state == .master && b.state == .backup })
+        #expect(await wait(10) { a.state == .master && b.state == .backup })
 
         // vrrp_script: the check fails → 90 again → the backup takes over; passes → back.
         try FileManager.default.removeItem(atPath: okFile)
-        #expect(await wait(6) { b.state == .master })
+        #expect(await wait(10) { b.state == .master })
         #expect(a.logs.contains("VRRP_Script(chk_ok) failed"))
         FileManager.default.createFile(atPath: okFile, contents: Data())
-        #expect(await wait(6) { a.state == .master })
+        #expect(await wait(10) { a.state == .master })
         #expect(a.logs.contains("VRRP_Script(chk_ok) succeeded"))
 
         // Interface of the instance down → FAULT; up → back to MASTER by preemption.
         try topo.lab.sh(topo.a, "ip link set eth0 down")
         #expect(await wait(3) { a.state == .fault })
         #expect(a.logs.contains("(LVSha): entering FAULT state (interface eth0 down)"))
-        #expect(await wait(6) { b.state == .master })
+        #expect(await wait(10) { b.state == .master })
         try topo.lab.sh(topo.a, "ip link set eth0 up")
         #expect(await wait(8) { a.state == .master && b.state == .backup })
         await a.stop()
