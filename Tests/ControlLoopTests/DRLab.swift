@@ -1,5 +1,6 @@
 import Foundation
 import TestSupport
+import Testing
 
 #if canImport(Glibc)
 import Glibc
@@ -82,6 +83,27 @@ final class DRLab: @unchecked Sendable {
             if out.contains("192.168.7.10") { return name }
         }
         return nil
+    }
+
+    /// Lines the notify/quorum scripts appended to `notify.log`.
+    func notes() -> [String] {
+        ((try? String(contentsOfFile: "\(dir)/notify.log", encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
+    private var notesSeen = 0
+
+    /// Waits until the scripts since the last call wrote exactly `expected` (in any order: they
+    /// run concurrently, as keepalived forks them).
+    func expectNotes(_ expected: [String], sourceLocation: SourceLocation = #_sourceLocation) {
+        var got: [String] = []
+        _ = waitUntil(timeout: 5) {
+            got = Array(notes().dropFirst(notesSeen))
+            return got.count >= expected.count
+        }
+        Thread.sleep(forTimeInterval: 0.1)
+        got = Array(notes().dropFirst(notesSeen))
+        #expect(got.sorted() == expected.sorted(), "scripts ran \(got), expected \(expected)", sourceLocation: sourceLocation)
+        notesSeen += got.count
     }
 
     func teardown() {
