@@ -26,6 +26,8 @@ final class DRLab: @unchecked Sendable {
         director = try lab.addNamespace("dir")
         try lab.attach(client, ifname: "eth0", bridge: "br0", in: sw, port: "p-cl", addresses: ["192.168.7.10/24"])
         try lab.attach(director, ifname: "eth0", bridge: "br0", in: sw, port: "p-dir", addresses: ["192.168.7.11/24", "\(Self.vip)/24"])
+        // A small receive buffer makes a client-side rate limit hold the server's connection open.
+        try lab.sh(client, "sysctl -qw net.ipv4.tcp_rmem='4096 65536 131072'")
         try lab.sh(director, "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0")
         for (i, name) in names.enumerated() {
             let ns = try lab.addNamespace(name)
@@ -53,7 +55,8 @@ final class DRLab: @unchecked Sendable {
                   client_body_temp_path \(root)/tmp/cb; proxy_temp_path \(root)/tmp/px; fastcgi_temp_path \(root)/tmp/fc;
                   uwsgi_temp_path \(root)/tmp/uw; scgi_temp_path \(root)/tmp/sc;
                   default_type text/plain;
-                  server { listen 80 backlog=4096; root \(root)/www; }
+                  server { listen 80 backlog=4096; root \(root)/www;
+                           location /slow/ { alias \(root)/www/; limit_rate 300k; } }
                 }
 
                 """
