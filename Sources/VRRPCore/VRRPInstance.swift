@@ -73,7 +73,7 @@ public struct VRRPInstance: Sendable {
         case log(LogLevel, String)
     }
 
-    public let config: VRRPInstanceConfig
+    public private(set) var config: VRRPInstanceConfig
     public private(set) var state: VRRPState = .initialize
     public private(set) var effectivePriority: UInt8
     /// The interval the current master advertises (v3 backups adopt it, RFC 5798 §6.4.2).
@@ -150,6 +150,36 @@ public struct VRRPInstance: Sendable {
             reevaluateFault(now, &out)
         case .syncGroup(let target): followGroup(target, now, &out)
         case .shutdown: stop(&out)
+        }
+        rearm(&out)
+        return out
+    }
+
+    /// Applies a reloaded configuration of the same instance in place (SIGHUP): the state is
+    /// kept and no notify runs unless the new settings force a transition (a tracker now in
+    /// FAULT, say). A changed priority takes effect at once; a master announces it with an
+    /// immediate advert so a backup that now outranks it can preempt (RFC 5798 §6.4.3), and a
+    /// backup that now outranks the master preempts when the next advert from the master is
+    /// discarded. Identity fields (interface, VRID, family, source, group) must be unchanged:
+    /// the caller restarts the instance instead.
+    public mutating func reconfigure(_ new: VRRPInstanceConfig, now: Instant) -> [Action] {
+        var out: [Action] = []
+        let old = config
+        config = new
+        if old.advertInterval != new.advertInterval || old.version != new.version {
+            masterAdvertInterval = Self.quantized(new.advertInterval, version: new.version)
+        }
+        if old.preemptDelay != new.preemptDelay { preemptAfter = new.preemptDelay > .zero ? now + new.preemptDelay : nil }
+        // Trackers that are gone must not keep a stale status.
+        let names = Set(new.trackers.map(\.name))
+        trackerStatus = trackerStatus.filter { names.contains($0.key) }
+        if state == .initialize || state == .stopped {
+            recomputePriority(now, &out, logChange: false)
+        } else {
+            reevaluateFault(now, &out)
+        }
+        if state == .master, old.advertInterval != new.advertInterval || old.version != new.version {
+            advertDeadline = now + Self.quantized(new.advertInterval, version: new.version)
         }
         rearm(&out)
         return out
