@@ -272,7 +272,7 @@ struct VigilRunTrackingTests {
     @Test func trackedInterfaceDownMovesTheVIP() throws {
         let lab = try RunLab()
         defer { lab.teardown() }
-        try lab.lab.sh(lab.d1, "ip link add eth1 type dummy && ip link set eth1 up")
+        try lab.lab.sh(lab.d1, "ip link add eth1 type veth peer name eth1p && ip link set eth1p up && ip link set eth1 up")
         let high = try seedConfig("keepalived-V11-master.conf")
             .replacingOccurrences(of: "    priority 150\n", with: "    priority 150\n    track_interface {\n        eth1\n    }\n")
         let d2 = try lab.director(.vigil, lab.d2, "d2", config: try seedConfig("keepalived-V15-backup.conf"))

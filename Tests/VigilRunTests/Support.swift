@@ -24,6 +24,7 @@ final class RunLab: @unchecked Sendable {
     let client: String
     let dir: String
     private(set) var directors: [Director] = []
+    private var services: [Process] = []
 
     init() throws {
         lab = NetnsLab(prefix: "vgr")
@@ -42,12 +43,17 @@ final class RunLab: @unchecked Sendable {
         dir = NSTemporaryDirectory() + "vgr-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         for (ns, name) in [(d1, "d1"), (d2, "d2")] {
-            try lab.spawn(ns, ["socat", "TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr", "SYSTEM:echo \(name)"])
+            services.append(try lab.spawn(ns, ["socat", "TCP6-LISTEN:8080,ipv6only=0,fork,reuseaddr", "SYSTEM:echo \(name)"]))
         }
     }
 
     func teardown() {
         for d in directors { d.killAll() }
+        // SIGKILL: socat inherits the test runner's ignored SIGTERM.
+        for p in services where p.isRunning {
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
         lab.teardown()
         try? FileManager.default.removeItem(atPath: dir)
     }
