@@ -50,10 +50,12 @@ struct Pairing {
         low: instance(name: "V3", priority: 100, version: 3, advert: "0.1", vrid: 61, vip: "192.168.0.21"),
         instance: "V3", lowMasterDown: 0.36, highMasterDown: 0.34, advert: 0.1)
 
+    /// IPv6 (VRRPv3, ff02::12, link-local sources) at 500 ms adverts: master-down
+    /// 3 × 0.5 + skew (156 × 50 / 256 → 30 cs; 106 × 50 / 256 → 20 cs).
     static let ipv6 = Pairing(
-        vip: "2001:db8::21", high: instance(name: "V6", priority: 150, version: 3, advert: "1", vrid: 71, vip: "2001:db8::21/64"),
-        low: instance(name: "V6", priority: 100, version: 3, advert: "1", vrid: 71, vip: "2001:db8::21/64"),
-        instance: "V6", lowMasterDown: 3.61, highMasterDown: 3.42, advert: 1)
+        vip: "2001:db8::21", high: instance(name: "V6", priority: 150, version: 3, advert: "0.5", vrid: 71, vip: "2001:db8::21/64"),
+        low: instance(name: "V6", priority: 100, version: 3, advert: "0.5", vrid: 71, vip: "2001:db8::21/64"),
+        instance: "V6", lowMasterDown: 1.8, highMasterDown: 1.7, advert: 0.5)
 
     /// Unicast peers (no multicast), VRRPv2 with PASS auth as in the reference instance.
     static let unicast: Pairing = {
@@ -78,9 +80,10 @@ func failover(_ lab: RunLab, high highKind: Director.Kind, low lowKind: Director
     let low = try lab.director(lowKind, lab.d2, "d2", config: p.low)
     let tag = "\(highKind)/\(lowKind) \(p.instance)"
     var times: [String: Double] = [:]
-    try low.start()
     try high.start()
-    // Election: both start as BACKUP; the higher priority's down timer runs out first.
+    try low.start()
+    // Election: both start as BACKUP; the higher priority's down timer runs out first (the
+    // lower one starts second so that at 100 ms adverts its timer cannot win the race).
     let elected = lab.measure(timeout: p.highMasterDown * 2 + 3) { lab.hasAddress(lab.d1, p.vip) }
     #expect(elected != nil, "\(tag): d1 never took the VIP\n\(high.log)")
     // Give the lower one time to have heard the master, then check exactly one holds the VIP.
@@ -114,8 +117,9 @@ func failover(_ lab: RunLab, high highKind: Director.Kind, low lowKind: Director
     // Graceful stop: priority 0 makes the backup take over after its skew time.
     Thread.sleep(forTimeInterval: p.advert * 1.5)
     let t1 = Date()
-    high.stop()
+    high.terminate()
     let graceful = lab.measure(timeout: 5, since: t1) { lab.hasAddress(lab.d2, p.vip) }
+    high.waitForExit()
     #expect(graceful != nil, "\(tag): d2 did not take over after SIGTERM")
     if let g = graceful {
         times["graceful"] = g

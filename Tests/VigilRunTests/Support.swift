@@ -156,8 +156,18 @@ final class Director: @unchecked Sendable {
 
     /// SIGTERM: graceful stop; waits for the exit.
     func stop() {
+        terminate()
+        waitForExit()
+    }
+
+    /// Sends SIGTERM without waiting (keepalived takes about a second to exit after its
+    /// priority-0 advert, which must not count in the takeover time).
+    func terminate() {
+        if let p = process { kill(p.processIdentifier, SIGTERM) }
+    }
+
+    func waitForExit() {
         guard let p = process else { return }
-        kill(p.processIdentifier, SIGTERM)
         _ = waitUntil(timeout: 10) { !p.isRunning }
         unlink(vrrpPidFile)
     }
