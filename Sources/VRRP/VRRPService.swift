@@ -376,7 +376,7 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                             let gen = nextGeneration
                             let deadline = origin.advanced(by: .nanoseconds(at.nanoseconds))
                             group.addTask {
-                                do { try await clock.sleep(until: deadline, tolerance: nil) } catch { return }
+                                do { try await clock.sleep(until: deadline, tolerance: .zero) } catch { return }
                                 cont.yield(.timer(generation: gen))
                             }
                         case .cancelTimer:
@@ -619,6 +619,7 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                 }
                 publish()
 
+                var stopping = false
                 loop: for await input in inputs {
                     switch input {
                     case .packet(let si, let p):
@@ -645,25 +646,34 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                             }
                         }
                     case .reload(let req, let id):
+                        guard !stopping else {
+                            finishReload(id, nil)
+                            continue
+                        }
                         let plan = await applyReload(req)
                         publish()
                         finishReload(id, plan)
                     case .shutdown:
+                        // First stop: masters hand over (priority 0, VIPs kept until the new
+                        // master advertises, at most one interval). A second one: at once.
+                        let event: VRRPInstance.Event = stopping ? .shutdown : .handOver
+                        stopping = true
                         for i in machines.indices {
                             let t = now()
-                            await process(i) { $0.handle(.shutdown, now: t) }
+                            await process(i) { $0.handle(event, now: t) }
                         }
-                        publish()
+                    case .abandon:
+                        break loop
+                    }
+                    publish()
+                    if stopping && !machines.contains(where: \.handoverPending) {
                         // Give stop scripts a bounded chance to finish.
                         let limit = ContinuousClock.now + .seconds(2)
                         while runningScripts.withLock({ $0 }) > 0 && ContinuousClock.now < limit {
                             try? await Task.sleep(for: .milliseconds(10))
                         }
                         break loop
-                    case .abandon:
-                        break loop
                     }
-                    publish()
                 }
                 group.cancelAll()
             }

@@ -27,8 +27,13 @@ public struct VRRPInstance: Sendable {
         case tracker(String, TrackerStatus)
         /// A vrrp_sync_group asks this member to follow another member.
         case syncGroup(VRRPState)
-        /// Graceful stop: a master sends priority 0 (RFC 5798 §6.4.3).
+        /// Graceful stop: a master sends priority 0 (RFC 5798 §6.4.3) and drops its VIPs.
         case shutdown
+        /// Graceful stop with a handover: a master sends priority 0 but keeps its VIPs until
+        /// a new master advertises (or one advert interval passes), so clients never meet a
+        /// VIP that nobody holds while the backup waits out its skew time. `handoverPending`
+        /// is true until the VIPs are dropped.
+        case handOver
     }
 
     public enum LogLevel: Hashable, Sendable { case debug, info, warning }
@@ -93,6 +98,10 @@ public struct VRRPInstance: Sendable {
     private var refreshDeadline: Instant?
     private var preemptAfter: Instant?
     private var armed: Instant?
+    private var handoverDeadline: Instant?
+
+    /// A stopped master still holds its VIPs, waiting for the new master (`.handOver`).
+    public var handoverPending: Bool { handoverDeadline != nil }
 
     public init(config: VRRPInstanceConfig) {
         self.config = config
@@ -150,6 +159,7 @@ public struct VRRPInstance: Sendable {
             reevaluateFault(now, &out)
         case .syncGroup(let target): followGroup(target, now, &out)
         case .shutdown: stop(&out)
+        case .handOver: stop(handover: now, &out)
         }
         rearm(&out)
         return out
@@ -215,6 +225,7 @@ public struct VRRPInstance: Sendable {
 
     private mutating func start(_ now: Instant, _ out: inout [Action]) {
         guard state == .initialize || state == .stopped else { return }
+        handoverDeadline = nil
         recomputePriority(now, &out, logChange: false)
         if config.preemptDelay > .zero { preemptAfter = now + config.preemptDelay }
         if let reason = currentFaultReason() {
@@ -280,12 +291,21 @@ public struct VRRPInstance: Sendable {
         out.append(.notify(Notification(name: config.name, state: .fault, priority: effectivePriority)))
     }
 
-    private mutating func stop(_ out: inout [Action]) {
-        guard state != .stopped else { return }
+    private mutating func stop(handover: Instant? = nil, _ out: inout [Action]) {
+        guard state != .stopped else {
+            // A second, plain stop ends a pending handover at once.
+            if handover == nil { finishHandover(&out) }
+            return
+        }
         if state == .master {
             sendAdvert(priority: 0, &out)
             out.append(.log(.info, "\(tag) sent 0 priority"))
-            leaveMaster(&out)
+            if let now = handover {
+                statistics.releasedMaster += 1
+                handoverDeadline = now + masterAdvertInterval
+            } else {
+                leaveMaster(&out)
+            }
         }
         state = .stopped
         advertDeadline = nil
@@ -293,6 +313,13 @@ public struct VRRPInstance: Sendable {
         garpDeadline = nil
         refreshDeadline = nil
         out.append(.notify(Notification(name: config.name, state: .stop, priority: effectivePriority)))
+    }
+
+    private mutating func finishHandover(_ out: inout [Action]) {
+        guard handoverDeadline != nil else { return }
+        handoverDeadline = nil
+        out.append(.log(.debug, "\(tag) removing VIPs."))
+        out.append(.removeVIPs)
     }
 
     private func currentFaultReason() -> String? {
@@ -358,6 +385,7 @@ public struct VRRPInstance: Sendable {
     // MARK: Timers
 
     private mutating func timerFired(_ now: Instant, _ out: inout [Action]) {
+        if let d = handoverDeadline, d <= now { finishHandover(&out) }
         if state == .master {
             if let d = advertDeadline, d <= now {
                 sendAdvert(priority: effectivePriority, &out)
@@ -386,6 +414,7 @@ public struct VRRPInstance: Sendable {
         switch state {
         case .master: candidates = [advertDeadline, garpDeadline, refreshDeadline]
         case .backup: candidates = [masterDownDeadline]
+        case .stopped: candidates = [handoverDeadline]
         default: candidates = []
         }
         let next = candidates.compactMap { $0 }.min()
@@ -464,6 +493,11 @@ public struct VRRPInstance: Sendable {
         if let error = validate(ad, from: from) {
             statistics.count(error.code)
             out.append(.log(.info, "\(tag) \(error.message)"))
+            return
+        }
+        if state == .stopped, handoverDeadline != nil, ad.priority > 0 {
+            // The new master is on the wire: the VIPs can go.
+            finishHandover(&out)
             return
         }
         guard state == .master || state == .backup else { return }

@@ -110,3 +110,56 @@ import VRRPCore
         #expect(m.state == .fault)
     }
 }
+
+/// Graceful stop with a handover: the VIPs stay until the new master advertises.
+@Suite struct HandoverTests {
+    func master() -> VRRPInstance {
+        var c = VRRPInstanceConfig(
+            name: "LVSha", interface: "eth0", vrid: 51, priority: 150, primaryAddress: IPAddress("192.168.0.11")!,
+            virtualAddresses: [IPAddress("192.168.0.21")!])
+        c.gratuitous.masterDelay = .zero
+        var m = VRRPInstance(config: c)
+        _ = m.handle(.start, now: .zero)
+        _ = m.handle(.timer, now: Instant(nanoseconds: 4_000_000_000))
+        return m
+    }
+
+    func removes(_ a: [VRRPInstance.Action]) -> Bool { a.contains { if case .removeVIPs = $0 { true } else { false } } }
+    func priorities(_ a: [VRRPInstance.Action]) -> [UInt8] { a.compactMap { if case .sendAdvertisement(let ad) = $0 { ad.priority } else { nil } } }
+
+    @Test func vipsStayUntilTheNewMasterAdvertises() {
+        var m = master()
+        #expect(m.state == .master)
+        let stop = m.handle(.handOver, now: Instant(nanoseconds: 5_000_000_000))
+        #expect(priorities(stop) == [0])
+        #expect(!removes(stop))
+        #expect(m.state == .stopped && m.handoverPending)
+        #expect(stop.contains { if case .notify(let n) = $0 { n.state == .stop } else { false } })
+        // The backup (priority 100) is master now and advertises: the VIPs go.
+        let ad = Advertisement(version: .v2, vrid: 51, priority: 100, intervalField: 1, addresses: [IPAddress("192.168.0.21")!])
+        let after = m.handle(.advertisement(ad, from: IPAddress("192.168.0.15")!), now: Instant(nanoseconds: 5_700_000_000))
+        #expect(removes(after))
+        #expect(!m.handoverPending)
+    }
+
+    @Test func withoutABackupTheVIPsGoAfterOneInterval() {
+        var m = master()
+        let stop = m.handle(.handOver, now: Instant(nanoseconds: 5_000_000_000))
+        #expect(stop.contains { if case .armTimer(let at) = $0 { at == Instant(nanoseconds: 6_000_000_000) } else { false } })
+        #expect(!removes(m.handle(.timer, now: Instant(nanoseconds: 5_500_000_000))))
+        #expect(removes(m.handle(.timer, now: Instant(nanoseconds: 6_000_000_000))))
+        #expect(!m.handoverPending)
+    }
+
+    @Test func aSecondStopDropsTheVIPsAtOnce() {
+        var m = master()
+        _ = m.handle(.handOver, now: Instant(nanoseconds: 5_000_000_000))
+        #expect(removes(m.handle(.shutdown, now: Instant(nanoseconds: 5_100_000_000))))
+        #expect(!m.handoverPending)
+        // A backup has nothing to hand over.
+        var b = VRRPInstance(config: m.config)
+        _ = b.handle(.start, now: .zero)
+        _ = b.handle(.handOver, now: .zero)
+        #expect(b.state == .stopped && !b.handoverPending)
+    }
+}

@@ -9,6 +9,9 @@ outage is the longest time between two successful connects around the event:
 
   kill  - SIGKILL of the master's daemon, then `ip link set eth0 down` in its namespace (a dead
           host: its stale VIP must not keep answering);
+Both are triggered within about a millisecond after one of the master's adverts reaches the
+client (trigger.py), so the phase of the advert cycle is the same for both implementations
+(for a kill the worst one: the backup waits its whole master-down interval).
   term  - SIGTERM (graceful stop: priority-0 advert, VIP removed).
 
 Configs: v2 = the reference scenario's files (fixtures/seed: VRRPv2, PASS, advert_int 1);
@@ -115,14 +118,11 @@ class Daemon:
         except (OSError, ValueError):
             return None
 
-    def kill(self):
-        """SIGKILL, then the link goes down as on a dead host."""
-        pids = [self._read(self.vrrp_pid), self._read(self.pid)] if self.kind == "keepalived" else [self._read(self.pid)]
-        for p in pids:
-            if p:
-                os.kill(p, signal.SIGKILL)
-        sh(f"ip -n {ns(self.node)} link set eth0 down")
-        self.proc.wait()
+    def pids(self, mode):
+        """Who gets the signal: for a kill, keepalived's VRRP child and its parent."""
+        if mode == "kill" and self.kind == "keepalived":
+            return [p for p in (self._read(self.vrrp_pid), self._read(self.pid)) if p]
+        return [self.proc.pid]
 
     def term(self):
         os.kill(self.proc.pid, signal.SIGTERM)
@@ -152,13 +152,20 @@ def outage(lines, t_event):
 
 def measure(lab, d1, mode, advert, masterdown):
     """One failover of d1 (master) while the client probes; returns the outage in seconds."""
-    duration = 0.6 + masterdown + 1.5
+    duration = 0.6 + advert + 0.3 + masterdown + 1.5
     probe = subprocess.Popen(
         ["ip", "netns", "exec", ns("cl"), "python3", f"{HERE}/probe.py", VIP, "8080", str(duration)],
         stdout=subprocess.PIPE, text=True)
     time.sleep(0.6)
-    t_event = time.monotonic()
-    d1.kill() if mode == "kill" else d1.term()
+    # Trigger right after one of the master's adverts: the worst phase for a kill (the
+    # backup waits its whole master-down interval), and the same for both implementations.
+    # A killed director's link goes down as on a dead host.
+    args = ["ip", "netns", "exec", ns("cl"), "python3", f"{HERE}/trigger.py", "192.168.0.11", "192.168.0.10",
+            "KILL" if mode == "kill" else "TERM", ",".join(map(str, d1.pids(mode)))]
+    if mode == "kill":
+        args.append(ns("d1"))
+    t_event = float(subprocess.run(args, check=True, timeout=15, capture_output=True, text=True).stdout)
+    d1.proc.wait(timeout=15)
     out, _ = probe.communicate(timeout=duration + 10)
     lines = [(float(a), b == "1") for a, b in (l.split() for l in out.splitlines() if l.strip())]
     gap, fails = outage(lines, t_event)
@@ -209,11 +216,22 @@ def v3_fast(text):
     return "\n".join(out) + "\n"
 
 
+def find_seed():
+    """fixtures/seed in the `shared` directory beside the checkout (or above it)."""
+    d = HERE
+    for _ in range(6):
+        d = os.path.dirname(d)
+        cand = os.path.join(d, "shared", "fixtures", "seed")
+        if os.path.isdir(cand):
+            return cand
+    return "/work/shared/fixtures/seed"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--vigil", default=os.path.join(HERE, "../../.build/debug/vigil"))
-    ap.add_argument("--seed", default=os.path.join(HERE, "../../../shared/fixtures/seed"))
+    ap.add_argument("--seed", default=find_seed())
     ap.add_argument("--only", choices=["v2", "v3"], default=None)
     a = ap.parse_args()
     vigil = os.path.abspath(a.vigil)
