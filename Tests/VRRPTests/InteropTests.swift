@@ -57,7 +57,7 @@ struct KeepalivedInteropTests {
         #expect(a.state == .master)
         // Graceful stop: keepalived sees priority 0 and takes over quickly.
         let t0 = Date()
-        let stopping = Task { await a.stop() }
+        let stopping = Task { [a] in await a.stop() }
         #expect(await wait(3) { topo.hasAddress(topo.b, "192.168.0.21") })
         #expect(Date().timeIntervalSince(t0) < 0.61 + 0.5)
         await stopping.value

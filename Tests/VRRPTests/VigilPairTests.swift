@@ -43,7 +43,7 @@ struct VigilPairTests {
         // The stopping master keeps the VIP until b advertises as master (handover), so stop()
         // returns after b took over.
         let t1 = Date()
-        let stopping = Task { await a.stop() }
+        let stopping = Task { [a] in await a.stop() }
         #expect(await wait(3) { topo.hasAddress(topo.b, "192.168.0.21") })
         #expect(Date().timeIntervalSince(t1) < 0.61 + 0.5)
         await stopping.value
