@@ -75,28 +75,28 @@ struct Pairing {
 /// kill -9 takeover within master-down + 0.5 s, preemption back, graceful-stop takeover.
 /// Returns the measured times for the report.
 @discardableResult
-func failover(_ lab: RunLab, high highKind: Director.Kind, low lowKind: Director.Kind, _ p: Pairing) throws -> [String: Double] {
+func failover(_ lab: RunLab, high highKind: Director.Kind, low lowKind: Director.Kind, _ p: Pairing) async throws -> [String: Double] {
     let high = try lab.director(highKind, lab.d1, "d1", config: p.high)
     let low = try lab.director(lowKind, lab.d2, "d2", config: p.low)
     let tag = "\(highKind)/\(lowKind) \(p.instance)"
     var times: [String: Double] = [:]
-    try high.start()
-    try low.start()
+    try await high.start()
+    try await low.start()
     // Election: both start as BACKUP; the higher priority's down timer runs out first (the
     // lower one starts second so that at 100 ms adverts its timer cannot win the race).
-    let elected = lab.measure(timeout: p.highMasterDown * 2 + 3) { lab.hasAddress(lab.d1, p.vip) }
+    let elected = await lab.measure(timeout: p.highMasterDown * 2 + 3) { lab.hasAddress(lab.d1, p.vip) }
     #expect(elected != nil, "\(tag): d1 never took the VIP\n\(high.log)")
     // Give the lower one time to have heard the master, then check exactly one holds the VIP.
-    Thread.sleep(forTimeInterval: p.advert * 2)
+    await pause(p.advert * 2)
     #expect(lab.hasAddress(lab.d1, p.vip) && !lab.hasAddress(lab.d2, p.vip), "\(tag): the VIP must be on d1 only")
-    #expect(lab.clientReaches(p.vip, "d1"), "\(tag): the client does not reach d1 on the VIP")
+    #expect(await lab.clientReaches(p.vip, "d1"), "\(tag): the client does not reach d1 on the VIP")
     #expect(high.log.contains("(\(p.instance)) Entering MASTER STATE"), "\(tag)\n\(high.log)")
     #expect(!low.log.contains("(\(p.instance)) Entering MASTER STATE"), "\(tag)\n\(low.log)")
 
     // kill -9 of the master: the backup takes the VIP within its master-down interval + 0.5 s.
     high.kill9()
     let t0 = Date()
-    let killTakeover = lab.measure(timeout: p.lowMasterDown + 5, since: t0) { lab.hasAddress(lab.d2, p.vip) }
+    let killTakeover = await lab.measure(timeout: p.lowMasterDown + 5, since: t0) { lab.hasAddress(lab.d2, p.vip) }
     #expect(killTakeover != nil, "\(tag): d2 never took the VIP after kill -9\n\(low.log)")
     if let t = killTakeover {
         times["kill"] = t
@@ -104,40 +104,40 @@ func failover(_ lab: RunLab, high highKind: Director.Kind, low lowKind: Director
     }
     // The dead director's kernel still has the address; a rebooted host would not.
     _ = try? lab.lab.run(lab.d1, ["ip", "addr", "del", "\(p.vip)/\(p.vip.contains(":") ? 64 : 32)", "dev", "eth0"])
-    #expect(lab.clientReaches(p.vip, "d2"), "\(tag): the client does not reach d2 after failover")
+    #expect(await lab.clientReaches(p.vip, "d2"), "\(tag): the client does not reach d2 after failover")
     #expect(low.log.contains("(\(p.instance)) Entering MASTER STATE"), "\(tag)\n\(low.log)")
 
     // The higher priority comes back and preempts.
-    try high.start()
-    let back = lab.measure(timeout: p.highMasterDown + 5) { lab.hasAddress(lab.d1, p.vip) && !lab.hasAddress(lab.d2, p.vip) }
+    try await high.start()
+    let back = await lab.measure(timeout: p.highMasterDown + 5) { lab.hasAddress(lab.d1, p.vip) && !lab.hasAddress(lab.d2, p.vip) }
     #expect(back != nil, "\(tag): d1 did not preempt\n\(high.log)\n\(low.log)")
     if let back { times["preempt"] = back }
-    #expect(lab.clientReaches(p.vip, "d1"), "\(tag): the client does not reach d1 after preemption")
+    #expect(await lab.clientReaches(p.vip, "d1"), "\(tag): the client does not reach d1 after preemption")
 
     // Graceful stop: priority 0 makes the backup take over after its skew time.
-    Thread.sleep(forTimeInterval: p.advert * 1.5)
+    await pause(p.advert * 1.5)
     let t1 = Date()
     high.terminate()
-    let graceful = lab.measure(timeout: 5, since: t1) { lab.hasAddress(lab.d2, p.vip) }
-    high.waitForExit()
+    let graceful = await lab.measure(timeout: 5, since: t1) { lab.hasAddress(lab.d2, p.vip) }
+    await high.waitForExit()
     #expect(graceful != nil, "\(tag): d2 did not take over after SIGTERM")
     if let g = graceful {
         times["graceful"] = g
         #expect(g < p.advert + 0.5, "\(tag): takeover after graceful stop took \(g) s")
     }
     #expect(!lab.hasAddress(lab.d1, p.vip), "\(tag): a stopped director must drop the VIP")
-    #expect(lab.clientReaches(p.vip, "d2"), "\(tag): the client does not reach d2 after the graceful stop")
-    low.stop()
+    #expect(await lab.clientReaches(p.vip, "d2"), "\(tag): the client does not reach d2 after the graceful stop")
+    await low.stop()
     print("vgr \(tag): \(times.sorted { $0.key < $1.key }.map { "\($0.key) \(String(format: "%.3f", $0.value)) s" }.joined(separator: ", "))")
     return times
 }
 
 @Suite(.serialized, .enabled(if: isRoot && socatInstalled))
 struct VigilRunPairTests {
-    @Test func referenceScenarioFailoverThroughVigilRun() throws {
+    @Test func referenceScenarioFailoverThroughVigilRun() async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
-        try failover(lab, high: .vigil, low: .vigil, try .reference())
+        try await failover(lab, high: .vigil, low: .vigil, try .reference())
         let d1 = lab.directors[0]
         // --log-file got keepalived's wording; --pid-file was written and removed at exit.
         let log = (try? String(contentsOfFile: d1.logFile, encoding: .utf8)) ?? ""
@@ -146,26 +146,26 @@ struct VigilRunPairTests {
         #expect(!FileManager.default.fileExists(atPath: d1.pidFile))
     }
 
-    @Test func pidFileAndStatus() throws {
+    @Test func pidFileAndStatus() async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
         let d1 = try lab.director(.vigil, lab.d1, "d1", config: try seedConfig("keepalived-V11-master.conf"))
-        try d1.start()
+        try await d1.start()
         let pid = try String(contentsOfFile: d1.pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(pid == String(d1.process!.processIdentifier))
-        #expect(waitUntil(timeout: 6) { lab.hasAddress(lab.d1, "192.168.0.21") })
-        #expect(waitUntil(timeout: 3) {
+        #expect(await poll(timeout: 6) { lab.hasAddress(lab.d1, "192.168.0.21") })
+        #expect(await poll(timeout: 3) {
             ((try? runCommand([vigilBinaryPath, "status", "--status-file", d1.statusFile]).stdout) ?? "")
                 .contains("(LVSha) MASTER on eth0, VRID 51, priority 150")
         })
         // A second daemon with the same pid file refuses to start.
         let second = try runCommand(["ip", "netns", "exec", lab.d2, vigilBinaryPath, "run", "-f", d1.configPath, "-P", "-p", d1.pidFile, "--status-file", "\(lab.dir)/x.json"], timeout: 10)
         #expect(second.status != 0)
-        d1.stop()
+        await d1.stop()
         #expect(!FileManager.default.fileExists(atPath: d1.pidFile))
     }
 
-    @Test func nopreemptKeepsTheCurrentMaster() throws {
+    @Test func nopreemptKeepsTheCurrentMaster() async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
         let high = try seedConfig("keepalived-V11-master.conf")
@@ -174,20 +174,20 @@ struct VigilRunPairTests {
         let low = try seedConfig("keepalived-V15-backup.conf")
         #expect(high.contains("nopreempt") && !high.contains("state MASTER"))
         let d2 = try lab.director(.vigil, lab.d2, "d2", config: low)
-        try d2.start()
-        #expect(waitUntil(timeout: 8) { lab.hasAddress(lab.d2, "192.168.0.21") })
+        try await d2.start()
+        #expect(await poll(timeout: 8) { lab.hasAddress(lab.d2, "192.168.0.21") })
         let d1 = try lab.director(.vigil, lab.d1, "d1", config: high)
-        try d1.start()
+        try await d1.start()
         // Well past d1's master-down interval (3.41 s): d2 stays master.
-        Thread.sleep(forTimeInterval: 5)
+        await pause(5)
         #expect(lab.hasAddress(lab.d2, "192.168.0.21"))
         #expect(!lab.hasAddress(lab.d1, "192.168.0.21"))
         #expect(d1.log.contains("(LVSha) Entering BACKUP STATE"))
         #expect(!d1.log.contains("(LVSha) Entering MASTER STATE"))
-        #expect(lab.clientReaches("192.168.0.21", "d2"))
+        #expect(await lab.clientReaches("192.168.0.21", "d2"))
         // nopreempt does not stop d1 from taking over when d2 leaves.
-        d2.stop()
-        #expect(waitUntil(timeout: 2) { lab.hasAddress(lab.d1, "192.168.0.21") })
+        await d2.stop()
+        #expect(await poll(timeout: 2) { lab.hasAddress(lab.d1, "192.168.0.21") })
     }
 }
 
@@ -208,7 +208,7 @@ struct VigilRunReloadTests {
 
         """
 
-    @Test func sighupKeepsMastershipAndAppliesChanges() throws {
+    @Test func sighupKeepsMastershipAndAppliesChanges() async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
         let master = try seedConfig("keepalived-V11-master.conf")
@@ -216,10 +216,10 @@ struct VigilRunReloadTests {
         let lowText = try seedConfig("keepalived-V15-backup.conf") + Self.second.replacingOccurrences(of: "PRIO", with: "100")
         let d2 = try lab.director(.vigil, lab.d2, "d2", config: lowText)
         let d1 = try lab.director(.vigil, lab.d1, "d1", config: highText)
-        try d2.start()
-        try d1.start()
-        #expect(waitUntil(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") && lab.hasAddress(lab.d1, "192.168.0.31") })
-        Thread.sleep(forTimeInterval: 1.5)
+        try await d2.start()
+        try await d1.start()
+        #expect(await poll(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") && lab.hasAddress(lab.d1, "192.168.0.31") })
+        await pause(1.5)
         #expect(d1.count("Entering MASTER STATE") == 2)
 
         // Changed priority and an added VIP on LVSha; VI_2 unchanged.
@@ -230,7 +230,7 @@ struct VigilRunReloadTests {
         try changed.write(toFile: d1.configPath, atomically: true, encoding: .utf8)
         d1.reload()
         var vipsStayed = true
-        let applied = waitUntil(timeout: 5) {
+        let applied = await poll(timeout: 5) {
             vipsStayed = vipsStayed && lab.hasAddress(lab.d1, "192.168.0.21") && lab.hasAddress(lab.d1, "192.168.0.31")
             return d1.log.contains("Reload complete")
         }
@@ -241,26 +241,26 @@ struct VigilRunReloadTests {
         #expect(d1.log.contains("(LVSha) Changing effective priority from 150 to 160"))
         #expect(d1.count("Entering MASTER STATE") == 2, "no state change on reload")
         #expect(d1.count("Entering BACKUP STATE") == 2, "no state change on reload")
-        #expect(lab.clientReaches("192.168.0.22", "d1"))
-        #expect(lab.clientReaches("192.168.0.21", "d1"))
-        #expect(waitUntil(timeout: 3) {
+        #expect(await lab.clientReaches("192.168.0.22", "d1"))
+        #expect(await lab.clientReaches("192.168.0.21", "d1"))
+        #expect(await poll(timeout: 3) {
             ((try? runCommand([vigilBinaryPath, "status", "--status-file", d1.statusFile]).stdout) ?? "")
                 .contains("(LVSha) MASTER on eth0, VRID 51, priority 160")
         })
-        Thread.sleep(forTimeInterval: 1.2)
+        await pause(1.2)
         #expect(!lab.hasAddress(lab.d2, "192.168.0.21") && !lab.hasAddress(lab.d2, "192.168.0.31"))
 
         // A file that cannot be read: the running configuration stays.
         try FileManager.default.removeItem(atPath: d1.configPath)
         d1.reload()
-        #expect(waitUntil(timeout: 3) { d1.log.contains("Reload failed") }, "\(d1.log)")
+        #expect(await poll(timeout: 3) { d1.log.contains("Reload failed") }, "\(d1.log)")
         #expect(lab.hasAddress(lab.d1, "192.168.0.21") && lab.hasAddress(lab.d1, "192.168.0.22") && lab.hasAddress(lab.d1, "192.168.0.31"))
 
         // VI_2 removed: d1 stops it (priority 0), d2 takes its VIP at once; LVSha stays.
         try master.write(toFile: d1.configPath, atomically: true, encoding: .utf8)
         d1.reload()
         let t0 = Date()
-        let moved = lab.measure(timeout: 3, since: t0) { lab.hasAddress(lab.d2, "192.168.0.31") }
+        let moved = await lab.measure(timeout: 3, since: t0) { lab.hasAddress(lab.d2, "192.168.0.31") }
         #expect(moved != nil && moved! < 1.5, "VI_2's VIP should move to d2 after the reload removed it\n\(d1.log)")
         #expect(!lab.hasAddress(lab.d1, "192.168.0.31"))
         #expect(d1.log.contains("(VI_2) removed from the configuration, stopping"))
@@ -273,7 +273,7 @@ struct VigilRunReloadTests {
 
 @Suite(.serialized, .enabled(if: isRoot && socatInstalled))
 struct VigilRunTrackingTests {
-    @Test func trackedInterfaceDownMovesTheVIP() throws {
+    @Test func trackedInterfaceDownMovesTheVIP() async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
         try lab.lab.sh(lab.d1, "ip link add eth1 type veth peer name eth1p && ip link set eth1p up && ip link set eth1 up")
@@ -281,21 +281,21 @@ struct VigilRunTrackingTests {
             .replacingOccurrences(of: "    priority 150\n", with: "    priority 150\n    track_interface {\n        eth1\n    }\n")
         let d2 = try lab.director(.vigil, lab.d2, "d2", config: try seedConfig("keepalived-V15-backup.conf"))
         let d1 = try lab.director(.vigil, lab.d1, "d1", config: high)
-        try d2.start()
-        try d1.start()
-        #expect(waitUntil(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") })
-        Thread.sleep(forTimeInterval: 1.2)
+        try await d2.start()
+        try await d1.start()
+        #expect(await poll(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") })
+        await pause(1.2)
         try lab.lab.sh(lab.d1, "ip link set eth1 down")
-        let t = lab.measure(timeout: 4) { lab.hasAddress(lab.d2, "192.168.0.21") && !lab.hasAddress(lab.d1, "192.168.0.21") }
+        let t = await lab.measure(timeout: 4) { lab.hasAddress(lab.d2, "192.168.0.21") && !lab.hasAddress(lab.d1, "192.168.0.21") }
         #expect(t != nil && t! < 1.5, "\(d1.log)")
         #expect(d1.log.contains("(LVSha) Entering FAULT STATE"))
-        #expect(lab.clientReaches("192.168.0.21", "d2"))
+        #expect(await lab.clientReaches("192.168.0.21", "d2"))
         // Link back: d1 leaves FAULT and preempts.
         try lab.lab.sh(lab.d1, "ip link set eth1 up")
-        #expect(waitUntil(timeout: 6) { lab.hasAddress(lab.d1, "192.168.0.21") && !lab.hasAddress(lab.d2, "192.168.0.21") })
+        #expect(await poll(timeout: 6) { lab.hasAddress(lab.d1, "192.168.0.21") && !lab.hasAddress(lab.d2, "192.168.0.21") })
     }
 
-    @Test func failingTrackScriptHandsOver() throws {
+    @Test func failingTrackScriptHandsOver() async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
         let flag = "\(lab.dir)/healthy"
@@ -305,18 +305,18 @@ struct VigilRunTrackingTests {
             .replacingOccurrences(of: "    priority 150\n", with: "    priority 150\n    track_script {\n        chk_flag\n    }\n")
         let d2 = try lab.director(.vigil, lab.d2, "d2", config: try seedConfig("keepalived-V15-backup.conf"))
         let d1 = try lab.director(.vigil, lab.d1, "d1", config: high)
-        try d2.start()
-        try d1.start()
-        #expect(waitUntil(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") })
-        Thread.sleep(forTimeInterval: 1.2)
+        try await d2.start()
+        try await d1.start()
+        #expect(await poll(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") })
+        await pause(1.2)
         try FileManager.default.removeItem(atPath: flag)
         // Script interval 1 s, then d2 (100) outranks d1 (90) and takes over after its
         // master-down interval (3.61 s).
-        let t = lab.measure(timeout: 8) { lab.hasAddress(lab.d2, "192.168.0.21") && !lab.hasAddress(lab.d1, "192.168.0.21") }
+        let t = await lab.measure(timeout: 8) { lab.hasAddress(lab.d2, "192.168.0.21") && !lab.hasAddress(lab.d1, "192.168.0.21") }
         #expect(t != nil && t! < 1 + 3.61 + 1, "\(d1.log)\n\(d2.log)")
         #expect(d1.log.contains("VRRP_Script(chk_flag) failed"))
         #expect(d1.log.contains("(LVSha) Changing effective priority from 150 to 90"))
-        #expect(lab.clientReaches("192.168.0.21", "d2"))
+        #expect(await lab.clientReaches("192.168.0.21", "d2"))
     }
 }
 
@@ -324,30 +324,30 @@ struct VigilRunTrackingTests {
 @Suite(.serialized, .enabled(if: isRoot && socatInstalled && keepalivedInstalled))
 struct VigilRunInteropTests {
     @Test(arguments: [Director.Kind.vigil, .keepalived])
-    func referenceV2Pass(master: Director.Kind) throws {
+    func referenceV2Pass(master: Director.Kind) async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
-        try failover(lab, high: master, low: master == .vigil ? .keepalived : .vigil, try .reference())
+        try await failover(lab, high: master, low: master == .vigil ? .keepalived : .vigil, try .reference())
     }
 
     @Test(arguments: [Director.Kind.vigil, .keepalived])
-    func v3FastAdverts(master: Director.Kind) throws {
+    func v3FastAdverts(master: Director.Kind) async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
-        try failover(lab, high: master, low: master == .vigil ? .keepalived : .vigil, .v3Fast)
+        try await failover(lab, high: master, low: master == .vigil ? .keepalived : .vigil, .v3Fast)
     }
 
     @Test(arguments: [Director.Kind.vigil, .keepalived])
-    func ipv6(master: Director.Kind) throws {
+    func ipv6(master: Director.Kind) async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
-        try failover(lab, high: master, low: master == .vigil ? .keepalived : .vigil, .ipv6)
+        try await failover(lab, high: master, low: master == .vigil ? .keepalived : .vigil, .ipv6)
     }
 
     @Test(arguments: [Director.Kind.vigil, .keepalived])
-    func unicastPeers(master: Director.Kind) throws {
+    func unicastPeers(master: Director.Kind) async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
-        try failover(lab, high: master, low: master == .vigil ? .keepalived : .vigil, .unicast)
+        try await failover(lab, high: master, low: master == .vigil ? .keepalived : .vigil, .unicast)
     }
 }

@@ -8,6 +8,21 @@ import Glibc
 let keepalivedInstalled = FileManager.default.isExecutableFile(atPath: "/usr/sbin/keepalived")
 let socatInstalled = FileManager.default.isExecutableFile(atPath: "/usr/bin/socat")
 
+/// Polls `condition` every 20 ms until it holds or `timeout` seconds pass, sleeping without
+/// holding a thread of the shared executor (other suites' VRRP services run there).
+func poll(timeout: Double, _ condition: () -> Bool) async -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+}
+
+func pause(_ seconds: Double) async {
+    try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+}
+
 /// The reference scenario's files (`fixtures/seed`), as the users wrote them.
 func seedConfig(_ file: String) throws -> String {
     guard let shared = sharedDirectory else { throw LabError("no shared directory with fixtures/seed") }
@@ -85,13 +100,13 @@ final class RunLab: @unchecked Sendable {
     }
 
     /// Polls until the client gets `name` from the service on `addr` (ARP/ND may lag a GARP).
-    func clientReaches(_ addr: String, _ name: String, within t: Double = 3) -> Bool {
-        waitUntil(timeout: t) { fetch(addr) == name }
+    func clientReaches(_ addr: String, _ name: String, within t: Double = 3) async -> Bool {
+        await poll(timeout: t) { fetch(addr) == name }
     }
 
     /// Seconds until `condition` holds (polling every 20 ms), nil if not within `timeout`.
-    func measure(timeout: Double, since start: Date = Date(), _ condition: () -> Bool) -> Double? {
-        waitUntil(timeout: timeout, condition) ? Date().timeIntervalSince(start) : nil
+    func measure(timeout: Double, since start: Date = Date(), _ condition: () -> Bool) async -> Double? {
+        await poll(timeout: timeout, condition) ? Date().timeIntervalSince(start) : nil
     }
 }
 
@@ -120,7 +135,7 @@ final class Director: @unchecked Sendable {
         self.configPath = configPath
     }
 
-    func start() throws {
+    func start() async throws {
         starts += 1
         switch kind {
         case .vigil:
@@ -137,7 +152,7 @@ final class Director: @unchecked Sendable {
                 logPath: "\(logFile).\(starts)")
         }
         // Wait for the pid file: the process is ready to be signalled.
-        let ready = waitUntil(timeout: 10) { pid(kind == .vigil ? pidFile : vrrpPidFile) != nil }
+        let ready = await poll(timeout: 10) { pid(kind == .vigil ? pidFile : vrrpPidFile) != nil }
         if !ready { throw LabError("\(kind) \(name) did not start: \(log)") }
     }
 
@@ -155,9 +170,9 @@ final class Director: @unchecked Sendable {
     }
 
     /// SIGTERM: graceful stop; waits for the exit.
-    func stop() {
+    func stop() async {
         terminate()
-        waitForExit()
+        await waitForExit()
     }
 
     /// Sends SIGTERM without waiting (keepalived takes about a second to exit after its
@@ -166,9 +181,9 @@ final class Director: @unchecked Sendable {
         if let p = process { kill(p.processIdentifier, SIGTERM) }
     }
 
-    func waitForExit() {
+    func waitForExit() async {
         guard let p = process else { return }
-        _ = waitUntil(timeout: 10) { !p.isRunning }
+        _ = await poll(timeout: 10) { !p.isRunning }
         unlink(vrrpPidFile)
     }
 
