@@ -275,6 +275,8 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
         var groupStates = groupSetups.map(\.group)
         var indexByName: [String: Int] = [:]
         var options = self.options
+        /// The last status each script/file tracker reported, for machines added by a reload.
+        var trackerStatus: [String: TrackerStatus] = [:]
         func reindexNames() {
             indexByName = Dictionary(setups.enumerated().map { ($0.element.config.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
         }
@@ -509,6 +511,16 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                     }
                 }
 
+                /// A machine new to a script or file tracker learns its last reported status
+                /// (trackers report changes only).
+                func replayTrackers(_ i: Int, except: Set<String>) async {
+                    for tr in setups[i].config.trackers where tr.kind != .interface && !except.contains(tr.name) {
+                        guard let st = trackerStatus[tr.name] else { continue }
+                        let t = now()
+                        await process(i) { $0.handle(.tracker(tr.name, st), now: t) }
+                    }
+                }
+
                 /// SIGHUP: see `VRRPReloadPlan`.
                 func applyReload(_ req: ReloadRequest) async -> VRRPReloadPlan? {
                     let plan = VRRPReloadPlan.compute(running: setups, reloaded: req.instances)
@@ -589,13 +601,18 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                         case .updated(let fields)?:
                             let o = oldByName[name]!
                             logger.info("(\(name)) reloaded with changed \(fields.joined(separator: ", ")); keeping \(machines[i].state.rawValue) state")
+                            // Addresses no longer configured go first, so that they do not
+                            // stay behind if the new settings end mastership.
+                            let wasMaster = machines[i].state == .master
+                            let vips = listDifference(from: o.vips, to: n.vips)
+                            let routes = listDifference(from: o.routes, to: n.routes)
+                            let rules = listDifference(from: o.rules, to: n.rules)
+                            if wasMaster { await removeVIPs(name, vips.removed, routes.removed, rules.removed) }
                             let t = now()
                             await process(i) { $0.reconfigure(n.config, now: t) }
-                            if machines[i].state == .master {
-                                let vips = listDifference(from: o.vips, to: n.vips)
-                                let routes = listDifference(from: o.routes, to: n.routes)
-                                let rules = listDifference(from: o.rules, to: n.rules)
-                                await removeVIPs(name, vips.removed, routes.removed, rules.removed)
+                            let known = Set(o.config.trackers.map(\.name))
+                            await replayTrackers(i, except: known)
+                            if wasMaster && machines[i].state == .master {
                                 await addVIPs(name, vips.added, routes.added, rules.added)
                                 sendGratuitous(i, vips.added, count: max(1, n.config.gratuitous.masterRepeat))
                             }
@@ -604,6 +621,7 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                             postInitialLinks(i, only: newTracked.subtracting(oldTracked))
                         case .added?, .restarted?:
                             postInitialLinks(i)
+                            await replayTrackers(i, except: [])
                             let t = now()
                             await process(i) { $0.handle(.start, now: t) }
                         default:
@@ -634,6 +652,7 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                         let t = now()
                         await process(i) { $0.handle(.timer, now: t) }
                     case .event(let name, let ev):
+                        if name == nil, case .tracker(let tn, let st) = ev { trackerStatus[tn] = st }
                         for i in machines.indices where name == nil || setups[i].config.name == name {
                             let t = now()
                             await process(i) { $0.handle(ev, now: t) }

@@ -4,8 +4,9 @@
 Topology (network namespaces, all removed at the end): a bridge with director d1
 (192.168.0.11, priority 150), director d2 (192.168.0.15, priority 100) and a client
 (192.168.0.10). Each director runs a TCP listener on port 8080; the VIP 192.168.0.21 is on
-whichever is master. The client probes VIP:8080 every 10 ms (50 ms connect timeout) and the
-outage is the longest time between two successful connects around the event:
+whichever is master. The client starts a TCP connect to VIP:8080 every 10 ms, each with a 50 ms
+timeout, overlapping (probe.py), and the outage is the longest time between two successful
+connects around the event:
 
   kill  - SIGKILL of the master's daemon, then `ip link set eth0 down` in its namespace (a dead
           host: its stale VIP must not keep answering);
