@@ -30,9 +30,9 @@ public struct VRRPInstance: Sendable {
         /// Graceful stop: a master sends priority 0 (RFC 5798 §6.4.3) and drops its VIPs.
         case shutdown
         /// Graceful stop with a handover: a master sends priority 0 but keeps its VIPs until
-        /// a new master advertises (or one advert interval passes), so clients never meet a
-        /// VIP that nobody holds while the backup waits out its skew time. `handoverPending`
-        /// is true until the VIPs are dropped.
+        /// a new master advertises (plus `handoverGrace` for its gratuitous ARP), or two advert
+        /// intervals pass, so clients never meet a VIP that nobody holds while the backup waits
+        /// out its skew time. `handoverPending` is true until the VIPs are dropped.
         case handOver
     }
 
@@ -99,6 +99,9 @@ public struct VRRPInstance: Sendable {
     private var preemptAfter: Instant?
     private var armed: Instant?
     private var handoverDeadline: Instant?
+
+    /// How long a stopping master keeps its VIPs after the new master's first advert.
+    public static let handoverGrace: Duration = .milliseconds(20)
 
     /// A stopped master still holds its VIPs, waiting for the new master (`.handOver`).
     public var handoverPending: Bool { handoverDeadline != nil }
@@ -302,7 +305,9 @@ public struct VRRPInstance: Sendable {
             out.append(.log(.info, "\(tag) sent 0 priority"))
             if let now = handover {
                 statistics.releasedMaster += 1
-                handoverDeadline = now + masterAdvertInterval
+                // A backup takes over after its skew time (< one interval); two intervals leave
+                // room for a loaded peer before the VIPs go regardless.
+                handoverDeadline = now + masterAdvertInterval * 2
             } else {
                 leaveMaster(&out)
             }
@@ -495,9 +500,10 @@ public struct VRRPInstance: Sendable {
             out.append(.log(.info, "\(tag) \(error.message)"))
             return
         }
-        if state == .stopped, handoverDeadline != nil, ad.priority > 0 {
-            // The new master is on the wire: the VIPs can go.
-            finishHandover(&out)
+        if state == .stopped, let d = handoverDeadline, ad.priority > 0 {
+            // The new master is on the wire; its gratuitous ARP/NA follows its advert, so the
+            // VIPs go a moment later, when clients already send to the new master.
+            handoverDeadline = min(d, now + Self.handoverGrace)
             return
         }
         guard state == .master || state == .backup else { return }

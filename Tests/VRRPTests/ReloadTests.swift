@@ -138,16 +138,19 @@ import VRRPCore
         // The backup (priority 100) is master now and advertises: the VIPs go.
         let ad = Advertisement(version: .v2, vrid: 51, priority: 100, intervalField: 1, addresses: [IPAddress("192.168.0.21")!])
         let after = m.handle(.advertisement(ad, from: IPAddress("192.168.0.15")!), now: Instant(nanoseconds: 5_700_000_000))
-        #expect(removes(after))
+        // ... 20 ms later, once its gratuitous ARP reached the clients.
+        #expect(!removes(after))
+        #expect(after.contains { if case .armTimer(let at) = $0 { at == Instant(nanoseconds: 5_720_000_000) } else { false } })
+        #expect(removes(m.handle(.timer, now: Instant(nanoseconds: 5_720_000_000))))
         #expect(!m.handoverPending)
     }
 
-    @Test func withoutABackupTheVIPsGoAfterOneInterval() {
+    @Test func withoutABackupTheVIPsGoAfterTwoIntervals() {
         var m = master()
         let stop = m.handle(.handOver, now: Instant(nanoseconds: 5_000_000_000))
-        #expect(stop.contains { if case .armTimer(let at) = $0 { at == Instant(nanoseconds: 6_000_000_000) } else { false } })
-        #expect(!removes(m.handle(.timer, now: Instant(nanoseconds: 5_500_000_000))))
-        #expect(removes(m.handle(.timer, now: Instant(nanoseconds: 6_000_000_000))))
+        #expect(stop.contains { if case .armTimer(let at) = $0 { at == Instant(nanoseconds: 7_000_000_000) } else { false } })
+        #expect(!removes(m.handle(.timer, now: Instant(nanoseconds: 6_500_000_000))))
+        #expect(removes(m.handle(.timer, now: Instant(nanoseconds: 7_000_000_000))))
         #expect(!m.handoverPending)
     }
 

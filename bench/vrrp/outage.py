@@ -171,7 +171,9 @@ def measure(lab, d1, mode, advert, masterdown):
     lines = [(float(a), b == "1") for a, b in (l.split() for l in out.splitlines() if l.strip())]
     gap, fails = outage(lines, t_event)
     if not lab.has_vip("d2"):
-        raise RuntimeError("d2 does not hold the VIP after the failover")
+        # Reported, not hidden: the round counts with an infinite outage.
+        print(f"    note: d2 does not hold the VIP {duration:.1f} s after the event", flush=True)
+        return float("inf"), fails
     return gap, fails
 
 
