@@ -104,6 +104,8 @@ let package = Package(
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "VRRPCore", "NetCore", "TestSupport", .product(name: "Logging", package: "swift-log")]),
+        // `vigil run` end to end: two directors and a client in namespaces, keepalived interop.
+        .testTarget(name: "VigilRunTests", dependencies: ["TestSupport"]),
         .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "NetCore", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetlinkCodec", "NetCore", "SysCore", "TestSupport"]),

@@ -161,6 +161,7 @@ public final class Daemon: Sendable {
                 case .reload:
                     logger.info("Reloading ...")
                     if let next = loadConfiguration() {
+                        await reloadVRRP(vrrp, config: next)
                         await reloadVirtualServers(next, pool: poolRuntime, checkers: checkersRef, haSuspend: haRef)
                     } else {
                         logger.error("Reload failed: keeping the running configuration")
@@ -262,35 +263,12 @@ public final class Daemon: Sendable {
     }
 
     func makeVRRP(_ config: KeepalivedConfiguration) throws -> VRRPService<ContinuousClock>? {
-        var instances: [VRRPInstanceSetup] = []
-        var plan = VRRPPlan()
-        for inst in config.instances {
-            var one = config
-            one.instances = [inst]
-            do {
-                let p = try VRRPSetups.plan(from: one) { iface, family in
-                    try LinkFacts.primaryAddress(of: iface, family: family)
-                }
-                instances += p.instances
-                plan = p
-            } catch {
-                logger.error("\(error) - ignoring this instance")
-            }
-        }
-        guard !instances.isEmpty else { return nil }
-        plan = try VRRPSetups.plan(from: config) { iface, family in
-            try? LinkFacts.primaryAddress(of: iface, family: family)
-        }
-        plan.instances = instances
+        let plan = try vrrpPlan(config, strict: false)
+        guard !plan.instances.isEmpty else { return nil }
         for u in plan.unsupported { logger.warning("\(u)") }
-        var o = VRRPService<ContinuousClock>.Options()
-        o.scriptUser = plan.scriptUser
-        o.notifyFIFO = plan.notifyFIFO
-        o.scripts = plan.scripts
-        o.trackFiles = plan.trackFiles
         return VRRPService(
             instances: plan.instances, syncGroups: plan.syncGroups, vipManager: try NetlinkVIPManager(),
-            clock: ContinuousClock(), logger: logger, options: o)
+            clock: ContinuousClock(), logger: logger, options: Self.serviceOptions(plan))
     }
 }
 

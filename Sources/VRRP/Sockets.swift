@@ -109,6 +109,7 @@ final class InterfaceSockets: @unchecked Sendable {
     private var ioctlFD: Int32 = -1
     private let lock = NSLock()
     private var closed = false
+    private var joined: Set<IPAddress> = []
 
     /// Opens the receive socket and joins `groups`.
     ///
@@ -127,23 +128,11 @@ final class InterfaceSockets: @unchecked Sendable {
             try Self.bindToDevice(fd, interface.name)
             if family == .inet {
                 try setOption(fd, Int32(IPPROTO_IP), IP_RECVTTL, Int32(1), "IP_RECVTTL", interface.name)
-                for g in groups {
-                    guard case .v4(let a) = g, a.isMulticast else { continue }
-                    var m = ip_mreqn()
-                    m.imr_multiaddr.s_addr = a.value.bigEndian
-                    m.imr_ifindex = Int32(interface.index)
-                    try setOption(fd, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, m, "IP_ADD_MEMBERSHIP \(a)", interface.name)
-                }
+                for g in groups { try join(g) }
             } else {
                 try setOption(fd, Int32(IPPROTO_IPV6), IPV6_RECVHOPLIMIT, Int32(1), "IPV6_RECVHOPLIMIT", interface.name)
                 try setOption(fd, Int32(IPPROTO_IPV6), IPV6_RECVPKTINFO, Int32(1), "IPV6_RECVPKTINFO", interface.name)
-                for g in groups {
-                    guard case .v6(let a) = g, a.isMulticast else { continue }
-                    var m = ipv6_mreq()
-                    m.ipv6mr_multiaddr = in6(a)
-                    m.ipv6mr_interface = interface.index
-                    try setOption(fd, Int32(IPPROTO_IPV6), IPV6_ADD_MEMBERSHIP, m, "IPV6_JOIN_GROUP \(a)", interface.name)
-                }
+                for g in groups { try join(g) }
             }
             ioctlFD = socket(domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         } catch {
@@ -153,6 +142,26 @@ final class InterfaceSockets: @unchecked Sendable {
     }
 
     deinit { closeAll() }
+
+    /// Joins multicast group `g` on the receive socket (once; non-multicast addresses and the
+    /// other family are ignored): `IP_ADD_MEMBERSHIP` / `IPV6_JOIN_GROUP`.
+    func join(_ g: IPAddress) throws(SystemError) {
+        guard lock.withLock({ joined.insert(g).inserted }) else { return }
+        switch g {
+        case .v4(let a):
+            guard family == .inet, a.isMulticast else { return }
+            var m = ip_mreqn()
+            m.imr_multiaddr.s_addr = a.value.bigEndian
+            m.imr_ifindex = Int32(interface.index)
+            try setOption(receiveFD, Int32(IPPROTO_IP), IP_ADD_MEMBERSHIP, m, "IP_ADD_MEMBERSHIP \(a)", interface.name)
+        case .v6(let a):
+            guard family == .inet6, a.isMulticast else { return }
+            var m = ipv6_mreq()
+            m.ipv6mr_multiaddr = in6(a)
+            m.ipv6mr_interface = interface.index
+            try setOption(receiveFD, Int32(IPPROTO_IPV6), IPV6_ADD_MEMBERSHIP, m, "IPV6_JOIN_GROUP \(a)", interface.name)
+        }
+    }
 
     static func bindToDevice(_ fd: Int32, _ name: String) throws(SystemError) {
         _ = try retryingSyscall("setsockopt(SO_BINDTODEVICE)", context: name) {

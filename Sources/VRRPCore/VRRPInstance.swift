@@ -27,8 +27,13 @@ public struct VRRPInstance: Sendable {
         case tracker(String, TrackerStatus)
         /// A vrrp_sync_group asks this member to follow another member.
         case syncGroup(VRRPState)
-        /// Graceful stop: a master sends priority 0 (RFC 5798 §6.4.3).
+        /// Graceful stop: a master sends priority 0 (RFC 5798 §6.4.3) and drops its VIPs.
         case shutdown
+        /// Graceful stop with a handover: a master sends priority 0 but keeps its VIPs until
+        /// a new master advertises (plus `handoverGrace` for its gratuitous ARP), or two advert
+        /// intervals pass, so clients never meet a VIP that nobody holds while the backup waits
+        /// out its skew time. `handoverPending` is true until the VIPs are dropped.
+        case handOver
     }
 
     public enum LogLevel: Hashable, Sendable { case debug, info, warning }
@@ -73,7 +78,7 @@ public struct VRRPInstance: Sendable {
         case log(LogLevel, String)
     }
 
-    public let config: VRRPInstanceConfig
+    public private(set) var config: VRRPInstanceConfig
     public private(set) var state: VRRPState = .initialize
     public private(set) var effectivePriority: UInt8
     /// The interval the current master advertises (v3 backups adopt it, RFC 5798 §6.4.2).
@@ -93,6 +98,13 @@ public struct VRRPInstance: Sendable {
     private var refreshDeadline: Instant?
     private var preemptAfter: Instant?
     private var armed: Instant?
+    private var handoverDeadline: Instant?
+
+    /// How long a stopping master keeps its VIPs after the new master's first advert.
+    public static let handoverGrace: Duration = .milliseconds(20)
+
+    /// A stopped master still holds its VIPs, waiting for the new master (`.handOver`).
+    public var handoverPending: Bool { handoverDeadline != nil }
 
     public init(config: VRRPInstanceConfig) {
         self.config = config
@@ -150,6 +162,37 @@ public struct VRRPInstance: Sendable {
             reevaluateFault(now, &out)
         case .syncGroup(let target): followGroup(target, now, &out)
         case .shutdown: stop(&out)
+        case .handOver: stop(handover: now, &out)
+        }
+        rearm(&out)
+        return out
+    }
+
+    /// Applies a reloaded configuration of the same instance in place (SIGHUP): the state is
+    /// kept and no notify runs unless the new settings force a transition (a tracker now in
+    /// FAULT, say). A changed priority takes effect at once; a master announces it with an
+    /// immediate advert so a backup that now outranks it can preempt (RFC 5798 §6.4.3), and a
+    /// backup that now outranks the master preempts when the next advert from the master is
+    /// discarded. Identity fields (interface, VRID, family, source, group) must be unchanged:
+    /// the caller restarts the instance instead.
+    public mutating func reconfigure(_ new: VRRPInstanceConfig, now: Instant) -> [Action] {
+        var out: [Action] = []
+        let old = config
+        config = new
+        if old.advertInterval != new.advertInterval || old.version != new.version {
+            masterAdvertInterval = Self.quantized(new.advertInterval, version: new.version)
+        }
+        if old.preemptDelay != new.preemptDelay { preemptAfter = new.preemptDelay > .zero ? now + new.preemptDelay : nil }
+        // Trackers that are gone must not keep a stale status.
+        let names = Set(new.trackers.map(\.name))
+        trackerStatus = trackerStatus.filter { names.contains($0.key) }
+        if state == .initialize || state == .stopped {
+            recomputePriority(now, &out, logChange: false)
+        } else {
+            reevaluateFault(now, &out)
+        }
+        if state == .master, old.advertInterval != new.advertInterval || old.version != new.version {
+            advertDeadline = now + Self.quantized(new.advertInterval, version: new.version)
         }
         rearm(&out)
         return out
@@ -185,6 +228,7 @@ public struct VRRPInstance: Sendable {
 
     private mutating func start(_ now: Instant, _ out: inout [Action]) {
         guard state == .initialize || state == .stopped else { return }
+        handoverDeadline = nil
         recomputePriority(now, &out, logChange: false)
         if config.preemptDelay > .zero { preemptAfter = now + config.preemptDelay }
         if let reason = currentFaultReason() {
@@ -250,12 +294,23 @@ public struct VRRPInstance: Sendable {
         out.append(.notify(Notification(name: config.name, state: .fault, priority: effectivePriority)))
     }
 
-    private mutating func stop(_ out: inout [Action]) {
-        guard state != .stopped else { return }
+    private mutating func stop(handover: Instant? = nil, _ out: inout [Action]) {
+        guard state != .stopped else {
+            // A second, plain stop ends a pending handover at once.
+            if handover == nil { finishHandover(&out) }
+            return
+        }
         if state == .master {
             sendAdvert(priority: 0, &out)
             out.append(.log(.info, "\(tag) sent 0 priority"))
-            leaveMaster(&out)
+            if let now = handover {
+                statistics.releasedMaster += 1
+                // A backup takes over after its skew time (< one interval); two intervals leave
+                // room for a loaded peer before the VIPs go regardless.
+                handoverDeadline = now + masterAdvertInterval * 2
+            } else {
+                leaveMaster(&out)
+            }
         }
         state = .stopped
         advertDeadline = nil
@@ -263,6 +318,13 @@ public struct VRRPInstance: Sendable {
         garpDeadline = nil
         refreshDeadline = nil
         out.append(.notify(Notification(name: config.name, state: .stop, priority: effectivePriority)))
+    }
+
+    private mutating func finishHandover(_ out: inout [Action]) {
+        guard handoverDeadline != nil else { return }
+        handoverDeadline = nil
+        out.append(.log(.debug, "\(tag) removing VIPs."))
+        out.append(.removeVIPs)
     }
 
     private func currentFaultReason() -> String? {
@@ -328,6 +390,7 @@ public struct VRRPInstance: Sendable {
     // MARK: Timers
 
     private mutating func timerFired(_ now: Instant, _ out: inout [Action]) {
+        if let d = handoverDeadline, d <= now { finishHandover(&out) }
         if state == .master {
             if let d = advertDeadline, d <= now {
                 sendAdvert(priority: effectivePriority, &out)
@@ -356,6 +419,7 @@ public struct VRRPInstance: Sendable {
         switch state {
         case .master: candidates = [advertDeadline, garpDeadline, refreshDeadline]
         case .backup: candidates = [masterDownDeadline]
+        case .stopped: candidates = [handoverDeadline]
         default: candidates = []
         }
         let next = candidates.compactMap { $0 }.min()
@@ -434,6 +498,12 @@ public struct VRRPInstance: Sendable {
         if let error = validate(ad, from: from) {
             statistics.count(error.code)
             out.append(.log(.info, "\(tag) \(error.message)"))
+            return
+        }
+        if state == .stopped, let d = handoverDeadline, ad.priority > 0 {
+            // The new master is on the wire; its gratuitous ARP/NA follows its advert, so the
+            // VIPs go a moment later, when clients already send to the new master.
+            handoverDeadline = min(d, now + Self.handoverGrace)
             return
         }
         guard state == .master || state == .backup else { return }

@@ -57,9 +57,10 @@ struct KeepalivedInteropTests {
         #expect(a.state == .master)
         // Graceful stop: keepalived sees priority 0 and takes over quickly.
         let t0 = Date()
-        await a.stop()
+        let stopping = Task { [a] in await a.stop() }
         #expect(await wait(3) { topo.hasAddress(topo.b, "192.168.0.21") })
         #expect(Date().timeIntervalSince(t0) < 0.61 + 0.5)
+        await stopping.value
         #expect(topo.logText(klog).contains("(LVSha) Backup received priority 0 advertisement"))
         // Vigil comes back and preempts keepalived.
         a = try Router(topo.a, [referenceSetup("192.168.0.11", priority: 150)])

@@ -40,12 +40,15 @@ struct VigilPairTests {
         #expect(b.logs.contains("(LVSha) Master received advert from 192.168.0.11 with higher priority 150, ours 100"))
 
         // Graceful stop: priority 0, the backup takes over after skew time (0.61 s).
+        // The stopping master keeps the VIP until b advertises as master (handover), so stop()
+        // returns after b took over.
         let t1 = Date()
-        await a.stop()
-        #expect(a.logs.contains("(LVSha) sent 0 priority"))
-        #expect(!topo.hasAddress(topo.a, "192.168.0.21"))
+        let stopping = Task { [a] in await a.stop() }
         #expect(await wait(3) { topo.hasAddress(topo.b, "192.168.0.21") })
         #expect(Date().timeIntervalSince(t1) < 0.61 + 0.5)
+        await stopping.value
+        #expect(a.logs.contains("(LVSha) sent 0 priority"))
+        #expect(!topo.hasAddress(topo.a, "192.168.0.21"))
         #expect(b.logs.contains("(LVSha) Backup received priority 0 advertisement"))
         await b.stop()
         #expect(!topo.hasAddress(topo.b, "192.168.0.21"))
