@@ -184,8 +184,16 @@ public final class Daemon: Sendable {
     /// SIGHUP for the LVS side: the pool keeps the state of servers that stay (and their
     /// connections); the checkers restart, failed servers' checkers starting down.
     func reloadVirtualServers(_ config: KeepalivedConfiguration, pool: PoolRuntime?, checkers: CheckerRuntime?, haSuspend: HASuspendRuntime? = nil) async {
-        guard let pool, !options.vrrpOnly else { return }
+        guard !options.vrrpOnly else { return }
         let specs = PoolSpecs.virtualServers(from: config)
+        guard let pool else {
+            // The data plane and checkers start only with virtual servers; say so rather than
+            // silently ignoring the new ones.
+            if !specs.isEmpty {
+                logger.warning("Reload: the running configuration had no virtual server, so no data plane was started; restart Vigil to check and program the \(specs.count) new virtual service(s)")
+            }
+            return
+        }
         await pool.reload(specs: specs)
         await haSuspend?.reload(specs: specs)
         let down = Set(await pool.healthReportIDs().filter { !$0.alive }.map(\.id))

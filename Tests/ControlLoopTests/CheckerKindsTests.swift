@@ -197,3 +197,31 @@ import Glibc
         #expect(!vigil.log.contains("VRRP_Instance(VI_1)"))
     }
 }
+
+@Suite(.serialized, .enabled(if: isRoot)) struct ReloadWithoutDataPlaneTests {
+    /// A reload that adds the first virtual servers cannot start the data plane: it says so.
+    @Test func addingTheFirstVirtualServerByReloadIsReported() throws {
+        let lab = NetnsLab(prefix: "vgkrw")
+        let dir = try makeScratchDirectory("rw")
+        defer {
+            lab.teardown()
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+        let d = try lab.addNamespace("d")
+        let vigil = VigilUnderTest(lab: lab, ns: d, dir: dir)
+        try vigil.start(config: "global_defs {\n router_id vgk\n}\n", arguments: ["-C", "--dataplane", "none"])
+        #expect(waitUntil(timeout: 15) { vigil.log.contains("Startup complete") }, "log:\n\(vigil.log)")
+        try vigil.reload(config: """
+            virtual_server 10.99.0.1 80 {
+                lb_algo rr
+                lb_kind NAT
+                protocol TCP
+                real_server 10.9.0.2 80 {
+                }
+            }
+
+            """)
+        #expect(vigil.log.contains("restart Vigil to check and program the 1 new virtual service(s)"), "log:\n\(vigil.log)")
+        #expect(vigil.stop() == 0)
+    }
+}
