@@ -78,6 +78,7 @@ import Glibc
         #expect(!out.contains("Socket errors"), "socket errors during reloads:\n\(out)")
         let requests = out.split(separator: "\n").first { $0.contains("requests in") }.flatMap { Int($0.split(separator: " ").first ?? "") } ?? 0
         #expect(requests > 1000, "wrk: \(out)")
+        print("reload under load: wrk \(out.split(separator: "\n").filter { $0.contains("requests in") || $0.contains("Requests/sec") }.joined(separator: "; ")), 10 reloads")
         #expect(vigil.log.components(separatedBy: "Reload complete").count - 1 == 10)
         #expect(!vigil.log.contains("Adding service [\(lab.address("d"))]:tcp:80"), "d re-added by a reload")
 
