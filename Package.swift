@@ -57,6 +57,7 @@ let package = Package(
             dependencies: [
                 "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
                 "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS",
+                "ConnSync",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -100,6 +101,18 @@ let package = Package(
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
         .testTarget(
             name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
+        // Connection-map sync between directors (nftables engine): wire format, HMAC, delta and
+        // install logic (pure) and the UDP/nft service (I/O).
+        .target(name: "ConnSyncCore", dependencies: ["NetCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "ConnSync",
+            dependencies: [
+                "ConnSyncCore", "NetCore", "SysCore", "DataPlaneNFTables",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "ConnSyncTests",
+            dependencies: ["ConnSyncCore", "ConnSync", "DataPlaneNFTables", "DataPlane", "NetCore", "Lab", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )
