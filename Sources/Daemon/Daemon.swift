@@ -1,3 +1,4 @@
+import ConnSync
 import DataPlane
 import DataPlaneIPVS
 import DataPlaneNFTables
@@ -47,6 +48,8 @@ public final class Daemon: Sendable {
     public let options: DaemonOptions
     let logger: Logger
     let statusStop = Mutex(false)
+    /// Connection-map sync (nftables engine), once started.
+    let connSync = Mutex<ConnSyncService?>(nil)
 
     public init(options: DaemonOptions) throws {
         self.options = options
@@ -112,6 +115,7 @@ public final class Daemon: Sendable {
                         scriptUser: config.global.scriptUser.flatMap { VRRP.ScriptUser(name: $0.user, group: $0.group) })
                     try await runtime.start()
                     pool = runtime
+                    _ = await startConnectionSync(config, backend: backend, vrrp: vrrp, pool: runtime)
                 } catch {
                     logger.error("\(error)")
                     vrrp?.shutdown()
@@ -150,6 +154,7 @@ public final class Daemon: Sendable {
                     statusStop.withLock { $0 = true }
                 case .reload:
                     logger.info("Reloading ...")
+                    await reloadVirtualServers(pool: poolRuntime)
                     // Instances keep running with their state; configuration changes to them
                     // take effect at the next start (see README: differences).
                     logger.info("Reload complete")
@@ -158,6 +163,7 @@ public final class Daemon: Sendable {
                 break
             }
             for await s in group { exit = max(exit, s) }
+            connSync.withLock { $0 }?.stop()
             await poolRuntime?.stop(release: true)
             return exit
         }
@@ -182,6 +188,7 @@ public final class Daemon: Sendable {
                 s.realServers = await pool.healthReport()
                 s.services = await pool.readBack()
             }
+            s.connectionSync = connSync.withLock { $0 }?.status()
             do { try s.write(to: path) } catch {
                 if !warned { logger.warning("\(error)") }
                 warned = true

@@ -1,3 +1,4 @@
+import ConnSync
 import DataPlane
 import Foundation
 import NetCore
@@ -34,6 +35,8 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
     public var realServers: [RealServerHealth] = []
     /// The data plane as read back (with counters), when there is one.
     public var services: [VirtualService] = []
+    /// Connection-map sync (nftables engine): role, counters, rejected datagrams by reason.
+    public var connectionSync: ConnSyncStatus?
 
     /// Writes atomically (rename) so a reader never sees half a file.
     public func write(to path: String) throws {
@@ -98,6 +101,14 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
                         + counters(d.counters) + "\n"
                 }
             }
+        }
+        if let c = connectionSync {
+            out += "Connection sync: \(c.role) (\(c.destination)); sent \(c.entriesSent) entries in \(c.packetsSent) datagrams; "
+            out += "received \(c.receiver.entriesAccepted) entries in \(c.receiver.packetsAccepted) datagrams; rejected \(c.receiver.totalRejected)"
+            if !c.receiver.rejected.isEmpty {
+                out += " (" + c.receiver.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
+            }
+            out += "\n"
         }
         return out
     }

@@ -39,8 +39,11 @@ public struct NFTEngineSettings: Sendable, Hashable {
     public var interface: String
     /// Connection-map timeouts: TCP uses `tcp` (IPVS ESTABLISHED, 900 s), UDP uses `udp` (300 s).
     public var timeouts: Timeouts
-    /// Base of every hash seed; nil derives it from the table name. Directors that must agree
-    /// (failover without state sync) need the same value.
+    /// Base of every hash seed; nil (the default) uses a fixed constant, so each service's seed
+    /// is a function of the virtual server's identity alone: every director with the same
+    /// configuration derives the same seeds whatever its table name or host (failover without
+    /// state sync relies on it). The real-server set enters through the Maglev identities, not
+    /// the seed, so adding or removing a server moves only its own share of flows.
     public var seed: UInt64?
     /// `size` of each connection map.
     public var connectionMapSize: Int
@@ -65,7 +68,7 @@ public struct NFTEngineSettings: Sendable, Hashable {
         self.priority = priority
     }
 
-    var baseSeed: UInt64 { seed ?? fnv64(Array("vigil-\(tableName)".utf8)) }
+    var baseSeed: UInt64 { seed ?? fnv64(Array("vigil maglev v1".utf8)) }
 }
 
 /// A real server removed from the configuration whose flows still drain through its chain.

@@ -170,3 +170,41 @@ func expectGolden(_ text: String, _ name: String) throws {
         #expect(slots["0"] == third)
     }
 }
+
+/// Issue 7: directors running with the same keepalived.conf must hash a flow without state to
+/// the same real server, whatever their nft table name, so `sh`/`mh` flows (and the hybrid
+/// fallback of the other schedulers) survive a failover with no state exchanged.
+@Suite struct SeedDerivationTests {
+    func hashMap(_ table: String, _ svc: VirtualService) throws -> (rule: String, elements: [String: String]) {
+        let rs = try NFTRuleset(
+            state: DataPlaneState(services: [svc]), draining: [], facts: facts,
+            settings: NFTEngineSettings(tableName: table, interface: "eth0"))
+        let sid = serviceID(svc.key)
+        let pick = rs.netdev.chains.first { $0.name == "pick_\(sid)" }!.rules.first { $0.contains("jhash") }!
+        return (pick, rs.netdev.maps.first { $0.name == "hash_\(sid)" }!.elements!)
+    }
+
+    @Test(arguments: ["mh", "sh", "rr"])
+    func sameSeedAndTableOnEveryDirectorWhateverTheTableName(_ scheduler: String) throws {
+        let svc = service(scheduler, weights: [1, 1, 1])
+        let a = try hashMap("vigil", svc), b = try hashMap("vigil_backup", svc)
+        #expect(a.rule == b.rule)
+        #expect(a.elements == b.elements)
+        #expect(!a.elements.isEmpty)
+    }
+
+    @Test func differentVirtualServersGetDifferentSeeds() throws {
+        var other = service("mh", weights: [1, 1, 1])
+        other.key = .address(.tcp, sock("10.77.0.21", 443))
+        let a = try hashMap("vigil", service("mh", weights: [1, 1, 1])).rule, b = try hashMap("vigil", other).rule
+        let seed = { (r: String) in r.split(separator: " ").drop { $0 != "seed" }.dropFirst().first.map(String.init) }
+        #expect(seed(a) != nil && seed(a) != seed(b))
+    }
+
+    @Test func theSeedDoesNotChangeWithTheRealServerSet() throws {
+        let three = try hashMap("vigil", service("mh", weights: [1, 1, 1])).rule
+        let two = try hashMap("vigil", service("mh", weights: [1, 1])).rule
+        let seed = { (r: String) in r.split(separator: " ").drop { $0 != "seed" }.dropFirst().first.map(String.init) }
+        #expect(seed(three) == seed(two))
+    }
+}
