@@ -1,0 +1,49 @@
+import KeepalivedConfig
+import Lab
+import NetCore
+import Testing
+@testable import Daemon
+
+@Suite struct ConnSyncPlanTests {
+    @Test func bothLabDirectorsDeriveTheSamePlanFromTheirConfigs() throws {
+        let m = ConfigLoader.load(text: LabConfigs.originalMaster, fileName: "m.conf").config
+        let b = ConfigLoader.load(text: LabConfigs.originalBackup, fileName: "b.conf").config
+        let pm = try #require(Daemon.connSyncPlan(m))
+        #expect(pm == Daemon.connSyncPlan(b))
+        #expect(pm.instance == "LVSha" && pm.vrid == 51 && pm.password == "1111" && pm.interface == "eth0")
+        #expect(pm.port == 8848 && pm.group == IPv4Address(224, 0, 0, 81) && pm.peers.isEmpty && pm.syncID == 51)
+    }
+
+    @Test func lvsSyncDaemonSettingsAndUnicastPeersAreUsed() throws {
+        let text = """
+            global_defs {
+                lvs_sync_daemon eth1 VI_2 id 9 port 9000 group 239.1.2.3
+            }
+            vrrp_instance VI_1 {
+                interface eth0
+                virtual_router_id 1
+                priority 100
+                virtual_ipaddress { 10.0.0.1 }
+            }
+            vrrp_instance VI_2 {
+                interface eth0
+                virtual_router_id 2
+                priority 100
+                authentication { auth_type PASS
+                                 auth_pass secret }
+                unicast_peer { 10.0.0.15 }
+                virtual_ipaddress { 10.0.0.2 }
+            }
+            """
+        let c = ConfigLoader.load(text: text, fileName: "k.conf").config
+        let p = try #require(Daemon.connSyncPlan(c))
+        #expect(p.instance == "VI_2" && p.interface == "eth1" && p.port == 9000 && p.syncID == 9)
+        #expect(p.group == IPv4Address(239, 1, 2, 3) && p.peers.isEmpty)
+        // Without lvs_sync_daemon: the instance carrying the virtual server, unicast to its peers.
+        var c2 = c
+        c2.global.lvsSyncDaemon = nil
+        c2.virtualServers = ConfigLoader.load(text: "virtual_server 10.0.0.2 80 {\n lb_kind DR\n real_server 10.0.1.1 80 {\n }\n}\n", fileName: "v.conf").config.virtualServers
+        let p2 = try #require(Daemon.connSyncPlan(c2))
+        #expect(p2.instance == "VI_2" && p2.interface == "eth0" && p2.peers == [IPv4Address(10, 0, 0, 15)] && p2.syncID == 2)
+    }
+}
