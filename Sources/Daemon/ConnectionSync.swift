@@ -85,6 +85,14 @@ extension Daemon {
         }
     }
 
+    /// `VIGIL_NFT_MISS=keepalived`: conn map without the hash fallback (bench/survival's
+    /// keepalived-style baseline). For benchmarks only; never the default.
+    static func benchOverrides(_ s: NFTEngineSettings) -> NFTEngineSettings {
+        var s = s
+        if ProcessInfo.processInfo.environment["VIGIL_NFT_MISS"] == "keepalived" { s.missFallback = false }
+        return s
+    }
+
     /// SIGHUP, virtual-server part: re-reads the configuration and hands the new pool specs to the
     /// runtime (servers that stay keep their state and connections; removed ones drain).
     func reloadVirtualServers(pool: PoolRuntime?) async {

@@ -234,7 +234,7 @@ public final class Daemon: Sendable {
                 if let v = t.tcpFin { timeouts.tcpFin = UInt32(clamping: v) }
                 if let v = t.udp { timeouts.udp = UInt32(clamping: v) }
             }
-            return NFTablesBackend(settings: NFTEngineSettings(tableName: options.nftTable, interface: iface, timeouts: timeouts))
+            return NFTablesBackend(settings: Self.benchOverrides(NFTEngineSettings(tableName: options.nftTable, interface: iface, timeouts: timeouts)))
         }
     }
 

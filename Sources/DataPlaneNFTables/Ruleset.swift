@@ -53,6 +53,11 @@ public struct NFTEngineSettings: Sendable, Hashable {
     public var dynamicSlots: Int
     /// Priority of the DR ingress chain (user chains that set fwmarks must run before it).
     public var priority: Int
+    /// A packet of a flow without state takes the seeded Maglev hash and is learned (the default,
+    /// issue 7). false reproduces keepalived + IPVS without a sync daemon, for comparison only
+    /// (bench/survival): rr/wrr/lc… schedule SYNs only, and any other packet without state goes
+    /// to the director's own stack, which answers with a reset because it holds the VIP.
+    public var missFallback: Bool = true
 
     public init(
         tableName: String = "vigil", interface: String, timeouts: Timeouts = Timeouts(), seed: UInt64? = nil,
@@ -470,7 +475,7 @@ struct ServiceContext {
                 pick.append("\(m)counter name \"c_\(sid)_conn\"")
             }
         }
-        if !hashElements.isEmpty && kind != .none {
+        if !hashElements.isEmpty && kind != .none && (hashed || settings.missFallback) {
             let sched2 = svc.flags.contains(.sched2)
             let key: String
             switch kind {
@@ -493,7 +498,7 @@ struct ServiceContext {
         if persistent { rules.append("meta mark 0 meta mark set \(persistKey) map @pers_\(sid)") }
         rules += [
             "meta mark 0 jump pick_\(sid)",
-            "meta mark 0 drop",
+            settings.missFallback || hashed ? "meta mark 0 drop" : "meta mark 0 accept",
             "update @conn_\(sid) { \(connKey) timeout \(timeout)s : meta mark }",
         ]
         if persistent { rules.append("update @pers_\(sid) { \(persistKey) timeout \(pt)s : meta mark }") }
