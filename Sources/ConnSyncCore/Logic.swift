@@ -32,8 +32,10 @@ public struct ConnSyncSender: Sendable {
     ///   - now: the caller's monotonic time in seconds.
     /// - Returns: the entries to send now.
     public mutating func delta(snapshot: [ConnSyncEntry], now: Double) -> [ConnSyncEntry] {
-        if lastFull.map({ now - $0 >= fullResyncInterval }) ?? true {
+        if let last = lastFull, now - last >= fullResyncInterval {
             told = [:]
+            lastFull = now
+        } else if lastFull == nil {
             lastFull = now
         }
         var out: [ConnSyncEntry] = []
@@ -48,6 +50,18 @@ public struct ConnSyncSender: Sendable {
             out.append(e)
         }
         if told.count != seen.count { told = told.filter { seen.contains($0.key) } }
+        return out.sorted { $0.key < $1.key }
+    }
+
+    /// Recently scheduled flows (a partial view: nothing is forgotten): sends those the peers
+    /// were not told about, or were told with another mark.
+    public mutating func newEntries(_ entries: [ConnSyncEntry], now: Double) -> [ConnSyncEntry] {
+        var out: [ConnSyncEntry] = []
+        for e in entries {
+            if let t = told[e.key], t.mark == e.mark { continue }
+            told[e.key] = (e.mark, now + Double(e.timeout))
+            out.append(e)
+        }
         return out.sorted { $0.key < $1.key }
     }
 }

@@ -71,6 +71,7 @@ public actor NFTablesBackend: LoadBalancerBackend {
     var draining: [DrainingServer] = []
     var marks: [ServiceKey: [SocketAddress: UInt32]] = [:]
     var lastWeights: [ServiceKey: [SocketAddress: Int32]] = [:]
+    var slotOrders: [ServiceKey: [UInt32]] = [:]
     var macs: [IPAddress: MACAddress] = [:]
 
     /// - Parameters:
@@ -357,7 +358,8 @@ public actor NFTablesBackend: LoadBalancerBackend {
         for svc in desired.services { _ = try NFTRuleset.forwarding(of: svc, ipipAvailable: Self.kernelHasIPIP()) }
         try resolveMACs(for: desired)
         let facts = NFTFacts(
-            directorMAC: directorMAC!, macs: macs, activeCounts: counts, marks: marks, lastWeights: lastWeights)
+            directorMAC: directorMAC!, macs: macs, activeCounts: counts, marks: marks, lastWeights: lastWeights,
+            slotOrders: slotOrders)
         let rs = try NFTRuleset(
             state: desired, draining: drains, facts: facts, settings: settings, ipipAvailable: Self.kernelHasIPIP())
         var script = ""
@@ -380,6 +382,7 @@ public actor NFTablesBackend: LoadBalancerBackend {
         draining = drains
         marks = rs.marks
         lastWeights = rs.lastWeights
+        slotOrders = rs.slotOrders
         previousNetdev = rs.netdev.isEmpty && previousNetdev == .absent ? .absent : .known(rs.netdev)
         previousInet = rs.inet.isEmpty && previousInet == .absent ? .absent : .known(rs.inet)
     }

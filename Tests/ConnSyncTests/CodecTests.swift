@@ -100,6 +100,17 @@ private func entry(_ i: Int, v6: Bool = false, mark: UInt32 = 0x1234_5678, timeo
         #expect(s.delta(snapshot: [b, entry(3, timeout: 828)], now: 82) == [b])
     }
 
+    @Test func recentFlowsAreSentOnceUnlessTheirMarkChanges() {
+        var s = ConnSyncSender()
+        let a = entry(1), b = entry(2)
+        #expect(s.newEntries([a, b], now: 0) == [a, b])
+        #expect(s.newEntries([a, b], now: 0.1).isEmpty)
+        let a2 = entry(1, mark: 3)
+        #expect(s.newEntries([a2, b], now: 0.2) == [a2])
+        // A later full read that still has them sends nothing new.
+        #expect(s.delta(snapshot: [a2, b], now: 0.3).isEmpty)
+    }
+
     @Test func fullResyncResendsEverything() {
         var s = ConnSyncSender(refreshAfter: 600, fullResyncInterval: 30)
         let es = (0..<5).map { entry($0) }
@@ -142,5 +153,12 @@ private func entry(_ i: Int, v6: Bool = false, mark: UInt32 = 0x1234_5678, timeo
             ConnSyncEntry(service: 0xdead_beef, clientPort: 40002, client: IPAddress("192.168.0.10")!, mark: 7, timeout: 900),
         ])
         #expect(ConnSyncService.parseMap("not json", service: 1).isEmpty)
+        let v6 = #"{"nftables": [{"map": {"family": "netdev", "name": "conn_1", "table": "vigil", "type": ["inet_service", "ipv6_addr"], "map": "mark", "flags": ["timeout"], "timeout": 300, "elem": [[{"elem": {"val": {"concat": [53, "2001:db8::10"]}, "timeout": 300, "expires": 12}}, 1], [{"concat": [54, "2001:db8::11"]}, 2]]}}]}"#
+        #expect(ConnSyncService.parseMap(v6, service: 1) == [
+            ConnSyncEntry(service: 1, clientPort: 53, client: IPAddress("2001:db8::10")!, mark: 1, timeout: 12),
+            ConnSyncEntry(service: 1, clientPort: 54, client: IPAddress("2001:db8::11")!, mark: 2, timeout: 300),
+        ])
+        let empty = #"{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"map": {"family": "netdev", "name": "new_1", "table": "vigil", "type": ["inet_service", "ipv4_addr"], "map": "mark", "timeout": 3}}]}"#
+        #expect(ConnSyncService.parseMap(empty, service: 1).isEmpty)
     }
 }
