@@ -189,10 +189,12 @@ public actor NFTablesBackend: LoadBalancerBackend {
             guard let svc = services[sid], let key = rb.sids[sid] else { continue }
             var s = svc
             if s.key != key { s.key = key }
-            // NAT service totals are the sums of their servers' forward-path counters.
-            if s.destinations.contains(where: { $0.forwarding == .masquerade }) {
-                s.counters.inPackets = s.destinations.reduce(0) { $0 + $1.counters.inPackets }
-                s.counters.inBytes = s.destinations.reduce(0) { $0 + $1.counters.inBytes }
+            // Service totals are the sums of their servers' counters (NAT: forward path; DR:
+            // the server chains, draining ones included), unless an older ruleset had c_<sid>.
+            if s.destinations.contains(where: { $0.forwarding == .masquerade }) || counters["c_\(sid)"] == nil {
+                let drains = pendingDrains.filter { $0.0 == sid }.map(\.1)
+                s.counters.inPackets = (s.destinations + drains).reduce(0) { $0 + $1.counters.inPackets }
+                s.counters.inBytes = (s.destinations + drains).reduce(0) { $0 + $1.counters.inBytes }
                 s.counters.outPackets = s.destinations.reduce(0) { $0 + $1.counters.outPackets }
                 s.counters.outBytes = s.destinations.reduce(0) { $0 + $1.counters.outBytes }
             }

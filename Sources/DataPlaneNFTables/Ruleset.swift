@@ -449,7 +449,7 @@ struct ServiceContext {
 
     func buildDR(into t: inout NFTTableSpec, drains: [DrainingServer], facts: NFTFacts) throws(NFTEngineError) {
         let persistent = svc.flags.contains(.persistent)
-        t.counters += ["c_\(sid)", "c_\(sid)_conn"]
+        t.counters += ["c_\(sid)_conn"]
         t.maps.append(NFTMapSpec(
             name: "conn_\(sid)",
             declaration: "type inet_service . \(addrType) : mark; flags dynamic,timeout; timeout \(timeout)s; size \(settings.connectionMapSize);",
@@ -523,16 +523,20 @@ struct ServiceContext {
         pick.append("meta mark != 0 update @new_\(sid) { \(connKey) timeout \(Self.recentTimeout)s : meta mark }")
         t.chains.append(NFTChainSpec(name: "pick_\(sid)", rules: pick))
 
+        // Hit path in one rule: look the flow up, refresh its entry (and its persistence
+        // template), dispatch. A miss stops the rule there and falls to the rules below. No
+        // service counter per packet: service totals are the sums of the server counters.
+        let refresh = "update @conn_\(sid) { \(connKey) timeout \(timeout)s : meta mark }"
+        let refreshPersist = persistent ? " update @pers_\(sid) { \(persistKey) timeout \(pt)s : meta mark }" : ""
         var rules = [
-            "counter name \"c_\(sid)\" comment \"\(Comment.service(svc))\"",
-            "meta mark set 0",
-            "meta mark set \(connKey) map @conn_\(sid)",
+            "meta mark set 0 comment \"\(Comment.service(svc))\"",
+            "meta mark set \(connKey) map @conn_\(sid) \(refresh)\(refreshPersist) meta mark vmap @disp_\(sid)",
         ]
         if persistent { rules.append("meta mark 0 meta mark set \(persistKey) map @pers_\(sid)") }
         rules += [
             "meta mark 0 jump pick_\(sid)",
             settings.missFallback || hashed ? "meta mark 0 drop" : "meta mark 0 accept",
-            "update @conn_\(sid) { \(connKey) timeout \(timeout)s : meta mark }",
+            refresh,
         ]
         if persistent { rules.append("update @pers_\(sid) { \(persistKey) timeout \(pt)s : meta mark }") }
         rules += ["meta mark vmap @disp_\(sid)", "drop"]
