@@ -57,7 +57,7 @@ let package = Package(
             dependencies: [
                 "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
                 "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS",
-                "ConnSync",
+                "ConnSync", "IPVSAdm",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -112,7 +112,10 @@ let package = Package(
             ]),
         .testTarget(
             name: "ConnSyncTests",
-            dependencies: ["ConnSyncCore", "ConnSync", "DataPlaneNFTables", "DataPlane", "NetCore", "Lab", "TestSupport"]),
+            dependencies: [
+                "ConnSyncCore", "ConnSync", "DataPlaneNFTables", "DataPlane", "NetCore", "Lab", "TestSupport", "Daemon",
+                "IPVSAdm", "KeepalivedConfig",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -104,6 +104,7 @@ public final class Daemon: Sendable {
         }
 
         var pool: PoolRuntime?
+        var ipvsSync: Task<Void, Never>?
         if !options.vrrpOnly {
             let specs = PoolSpecs.virtualServers(from: config)
             if !specs.isEmpty {
@@ -116,6 +117,7 @@ public final class Daemon: Sendable {
                     try await runtime.start()
                     pool = runtime
                     _ = await startConnectionSync(config, backend: backend, vrrp: vrrp, pool: runtime)
+                    ipvsSync = runIPVSSyncDaemon(config, backend: backend, vrrp: vrrp)
                 } catch {
                     logger.error("\(error)")
                     vrrp?.shutdown()
@@ -125,6 +127,7 @@ public final class Daemon: Sendable {
         }
 
         let poolRuntime = pool
+        let ipvsSyncTask = ipvsSync
         let signals = DaemonSignal.stream()
         let status: Int32 = await withTaskGroup(of: Int32.self) { group in
             if let vrrp {
@@ -164,6 +167,8 @@ public final class Daemon: Sendable {
             }
             for await s in group { exit = max(exit, s) }
             connSync.withLock { $0 }?.stop()
+            ipvsSyncTask?.cancel()
+            await ipvsSyncTask?.value
             await poolRuntime?.stop(release: true)
             return exit
         }
