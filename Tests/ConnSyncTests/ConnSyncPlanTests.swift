@@ -46,4 +46,10 @@ import Testing
         let p2 = try #require(Daemon.connSyncPlan(c2))
         #expect(p2.instance == "VI_2" && p2.interface == "eth0" && p2.peers == [IPv4Address(10, 0, 0, 15)] && p2.syncID == 2)
     }
+
+    @Test func theShortFormNamesTheInstance() throws {
+        let r = ConfigLoader.load(text: "global_defs {\n lvs_sync_daemon eth0 VI_2\n}\n", fileName: "k.conf")
+        #expect(r.diagnostics.filter { $0.severity == .error }.isEmpty, "\(r.diagnostics)")
+        #expect(r.config.global.lvsSyncDaemon?.instance == "VI_2")
+    }
 }
