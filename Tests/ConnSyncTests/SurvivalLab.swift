@@ -45,7 +45,7 @@ final class SurvivalLab: @unchecked Sendable {
             bytes[i] = UInt8(truncatingIfNeeded: x)
         }
         for rs in topology.realServers {
-            FileManager.default.createFile(atPath: "\(runner.stateDirectory)/\(rs.name)/www/big.bin", contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: "\(runner.stateDirectory)/\(rs.name)/www/big.bin", contents: Data(bytes))
         }
         // The pages' MD5s, as HTTP_GET checks them (vigil genhash would compute the same).
         for rs in topology.realServers { digests[rs.address] = LabPages.digest(of: topology.page(of: rs)) }
@@ -119,7 +119,7 @@ final class SurvivalLab: @unchecked Sendable {
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["ip", "netns", "exec", topology.client.namespace, "bash", "-c", script]
         let out = "\(runner.stateDirectory)/downloads.out"
-        FileManager.default.createFile(atPath: out, contents: nil)
+        _ = FileManager.default.createFile(atPath: out, contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: out)
         p.standardError = FileHandle.nullDevice
         try p.run()

@@ -10,4 +10,4 @@ cd "$(dirname "$0")/../.."
 OUT=${OUT:-bench/survival/last.md}
 swift build --build-tests
 VIGIL_BENCH=1 VIGIL_BENCH_OUT="$PWD/$OUT" swift test --skip-build --filter SurvivalBenchmark
-cat "$OUT"
+cat "$OUT" "$OUT.sync.md"
