@@ -66,6 +66,11 @@ public struct ConnSyncStatus: Sendable, Codable, Equatable {
     /// The same for the last read of the whole connection maps.
     public var lastFullPollMilliseconds = 0.0
     public var receiver = ConnSyncReceiver.Counters()
+
+    public init(role: String, destination: String) {
+        self.role = role
+        self.destination = destination
+    }
 }
 
 /// The I/O side of connection-map sync: one UDP socket and one thread. While `isMaster()` it

@@ -1,3 +1,6 @@
+import ConnSync
+import ConnSyncCore
+import Foundation
 import KeepalivedConfig
 import Lab
 import NetCore
@@ -51,5 +54,26 @@ import Testing
         let r = ConfigLoader.load(text: "global_defs {\n lvs_sync_daemon eth0 VI_2\n}\n", fileName: "k.conf")
         #expect(r.diagnostics.filter { $0.severity == .error }.isEmpty, "\(r.diagnostics)")
         #expect(r.config.global.lvsSyncDaemon?.instance == "VI_2")
+    }
+}
+
+@Suite struct ConnSyncStatusRenderTests {
+    @Test func vigilStatusShowsSyncRoleCountsAndRejections() throws {
+        var s = StatusSnapshot(version: "0.1.0", pid: 1, configFile: "/etc/k.conf", updated: Date(), dataPlane: "nftables")
+        var c = ConnSyncStatus(role: "receiving", destination: "224.0.0.81:8848 on eth0")
+        var r = ConnSyncReceiver(syncID: 0)
+        let key = ConnSyncKeyMaterial(instance: "LVSha", vrid: 51, password: "1111")
+        _ = r.accept(key.encode([ConnSyncEntry(service: 1, clientPort: 1, client: .v4(IPv4Address(10, 0, 0, 1)), mark: 1, timeout: 9)], syncID: 0, epoch: 1, firstSequence: 1)[0], key: key, isMaster: false)
+        _ = r.accept([1, 2, 3], key: key, isMaster: false)
+        _ = r.accept(ConnSyncKeyMaterial(instance: "x", vrid: 1, password: nil).encode([], syncID: 0, epoch: 2, firstSequence: 1)[0], key: key, isMaster: false)
+        c.receiver = r.counters
+        s.connectionSync = c
+        let text = s.render()
+        #expect(text.contains("Connection sync: receiving (224.0.0.81:8848 on eth0); sent 0 entries in 0 datagrams; received 1 entries in 1 datagrams; rejected 2 (malformed 1, unauthenticated 1)"), "\(text)")
+        // The snapshot round-trips through its JSON file.
+        let path = NSTemporaryDirectory() + "vgx-status-\(getpid()).json"
+        defer { unlink(path) }
+        try s.write(to: path)
+        #expect(try StatusSnapshot.read(from: path).connectionSync == c)
     }
 }
