@@ -123,8 +123,12 @@ final class SurvivalLab: @unchecked Sendable {
         p.standardOutput = FileHandle(forWritingAtPath: out)
         p.standardError = FileHandle.nullDevice
         try p.run()
+        downloads = p
         return p
     }
+
+    /// The running download batch (ended by `down()` if a test stops early).
+    var downloads: Process?
 
     /// Waits for the downloads; returns how many completed with every byte right, and the lines.
     func finish(_ p: Process) -> (ok: Int, lines: [String]) {
@@ -154,5 +158,12 @@ final class SurvivalLab: @unchecked Sendable {
         _ = try? runner.run(["nft", "delete", "table", "netdev", "vigil"], in: ns)
     }
 
-    func down() { runner.down() }
+    func down() {
+        if let p = downloads, p.isRunning {
+            // Its own process group is not set; end the bash (by PID) and let curl's -m end the rest.
+            kill(p.processIdentifier, SIGKILL)
+            p.waitUntilExit()
+        }
+        runner.down()
+    }
 }
