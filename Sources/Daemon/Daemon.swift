@@ -1,3 +1,4 @@
+import ConnSync
 import DataPlane
 import DataPlaneIPVS
 import DataPlaneNFTables
@@ -47,6 +48,8 @@ public final class Daemon: Sendable {
     public let options: DaemonOptions
     let logger: Logger
     let statusStop = Mutex(false)
+    /// Connection-map sync (nftables engine), once started.
+    let connSync = Mutex<ConnSyncService?>(nil)
 
     public init(options: DaemonOptions) throws {
         self.options = options
@@ -102,6 +105,7 @@ public final class Daemon: Sendable {
 
         var pool: PoolRuntime?
         var checkerRuntime: CheckerRuntime?
+        var ipvsSync: Task<Void, Never>?
         if !options.vrrpOnly {
             let specs = PoolSpecs.virtualServers(from: config)
             if !specs.isEmpty {
@@ -116,6 +120,8 @@ public final class Daemon: Sendable {
                     let checkers = CheckerRuntime(pool: runtime, logger: logger)
                     await checkers.start(HealthSpecs.plan(from: config))
                     checkerRuntime = checkers
+                    _ = await startConnectionSync(config, backend: backend, vrrp: vrrp, pool: runtime)
+                    ipvsSync = runIPVSSyncDaemon(config, backend: backend, vrrp: vrrp)
                 } catch {
                     logger.error("\(error)")
                     vrrp?.shutdown()
@@ -126,6 +132,7 @@ public final class Daemon: Sendable {
 
         let poolRuntime = pool
         let checkersRef = checkerRuntime
+        let ipvsSyncTask = ipvsSync
         let signals = DaemonSignal.stream()
         let status: Int32 = await withTaskGroup(of: Int32.self) { group in
             if let vrrp {
@@ -168,6 +175,9 @@ public final class Daemon: Sendable {
             }
             await checkersRef?.stop()
             for await s in group { exit = max(exit, s) }
+            connSync.withLock { $0 }?.stop()
+            ipvsSyncTask?.cancel()
+            await ipvsSyncTask?.value
             await poolRuntime?.stop(release: true)
             return exit
         }
@@ -180,6 +190,7 @@ public final class Daemon: Sendable {
     func reloadVirtualServers(_ config: KeepalivedConfiguration, pool: PoolRuntime?, checkers: CheckerRuntime?) async {
         guard let pool, !options.vrrpOnly else { return }
         await pool.reload(specs: PoolSpecs.virtualServers(from: config))
+        await syncFollowsReload(pool: pool)
         let down = Set(await pool.healthReportIDs().filter { !$0.alive }.map(\.id))
         await checkers?.start(HealthSpecs.plan(from: config, down: down))
     }
@@ -201,6 +212,7 @@ public final class Daemon: Sendable {
                 s.realServers = await pool.healthReport()
                 s.services = await pool.readBack()
             }
+            s.connectionSync = connSync.withLock { $0 }?.status()
             do { try s.write(to: path) } catch {
                 if !warned { logger.warning("\(error)") }
                 warned = true
@@ -235,7 +247,7 @@ public final class Daemon: Sendable {
                 if let v = t.tcpFin { timeouts.tcpFin = UInt32(clamping: v) }
                 if let v = t.udp { timeouts.udp = UInt32(clamping: v) }
             }
-            return NFTablesBackend(settings: NFTEngineSettings(tableName: options.nftTable, interface: iface, timeouts: timeouts))
+            return NFTablesBackend(settings: Self.benchOverrides(NFTEngineSettings(tableName: options.nftTable, interface: iface, timeouts: timeouts)))
         }
     }
 
