@@ -288,7 +288,10 @@ public struct NFTRuleset: Sendable {
                 if case .fwmark = svc.key { natFwm.append(r) } else if ctx.port == 0 { natZero.append(r) } else { natExact.append(r) }
             }
         }
-        let ingress = ingressFwm + ingressExact + ingressZero
+        // Only frames addressed to this director: a switch floods frames for a MAC it has not
+        // learned (a dead master's), and a BACKUP must not forward those as well, or a SYN would
+        // reach two real servers.
+        let ingress = (ingressFwm + ingressExact + ingressZero).isEmpty ? [] : ["meta pkttype != host accept"] + ingressFwm + ingressExact + ingressZero
         if !ingress.isEmpty || !nd.isEmpty {
             nd.chains.append(NFTChainSpec(
                 name: "ingress",
