@@ -124,6 +124,8 @@ let package = Package(
         .testTarget(
             name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
         .testTarget(name: "HealthCheckCoreTests", dependencies: ["HealthCheckCore", "NetCore", "DataPlane"]),
+        // `vigil run` end to end: checkers → pool → kernel read-back, scripts, FIFO, reload under load.
+        .testTarget(name: "ControlLoopTests", dependencies: ["Daemon", "DataPlane", "NetCore", "TestSupport", "Lab", "KeepalivedConfig", "HealthCheck", "HealthCheckCore", "VirtualServerCore", .product(name: "Logging", package: "swift-log")]),
         .testTarget(
             name: "HealthCheckTests",
             dependencies: ["HealthCheck", "HealthCheckCore", "NetCore", "DataPlane", "TestSupport"]

@@ -11,6 +11,9 @@ actor CheckerRuntime {
     /// One task owns the running service; it is replaced as a whole on reload, which a task
     /// group cannot do for one of its children.
     private var current: Task<Void, Never>?
+    private var service: HealthCheckService<ContinuousClock>?
+    /// `ha_suspend`: virtual services whose checkers are paused (kept across reloads).
+    private var suspended: Set<ServiceKey> = []
 
     init(pool: PoolRuntime, logger: Logger) {
         self.pool = pool
@@ -22,6 +25,8 @@ actor CheckerRuntime {
         for p in plan.problems { logger.warning("\(p)") }
         guard !plan.servers.isEmpty else { return }
         let service = HealthCheckService(servers: plan.servers, clock: ContinuousClock(), logger: logger)
+        service.setSuspended(suspended)
+        self.service = service
         let pool = self.pool
         current = Task {
             await withDiscardingTaskGroup { group in
@@ -35,10 +40,16 @@ actor CheckerRuntime {
         }
     }
 
+    func setSuspended(_ services: Set<ServiceKey>) {
+        suspended = services
+        service?.setSuspended(services)
+    }
+
     func stop() async {
         current?.cancel()
         await current?.value
         current = nil
+        service = nil
     }
 }
 

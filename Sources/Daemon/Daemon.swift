@@ -106,6 +106,7 @@ public final class Daemon: Sendable {
         var pool: PoolRuntime?
         var checkerRuntime: CheckerRuntime?
         var ipvsSync: Task<Void, Never>?
+        var haSuspend: HASuspendRuntime?
         if !options.vrrpOnly {
             let specs = PoolSpecs.virtualServers(from: config)
             if !specs.isEmpty {
@@ -118,6 +119,9 @@ public final class Daemon: Sendable {
                     try await runtime.start()
                     pool = runtime
                     let checkers = CheckerRuntime(pool: runtime, logger: logger)
+                    let ha = HASuspendRuntime(specs: specs, checkers: checkers, logger: logger)
+                    await ha.start()
+                    haSuspend = ha
                     await checkers.start(HealthSpecs.plan(from: config))
                     checkerRuntime = checkers
                     _ = await startConnectionSync(config, backend: backend, vrrp: vrrp, pool: runtime)
@@ -133,6 +137,7 @@ public final class Daemon: Sendable {
         let poolRuntime = pool
         let checkersRef = checkerRuntime
         let ipvsSyncTask = ipvsSync
+        let haRef = haSuspend
         let signals = DaemonSignal.stream()
         let status: Int32 = await withTaskGroup(of: Int32.self) { group in
             if let vrrp {
@@ -164,7 +169,7 @@ public final class Daemon: Sendable {
                     logger.info("Reloading ...")
                     if let next = loadConfiguration() {
                         await reloadVRRP(vrrp, config: next)
-                        await reloadVirtualServers(next, pool: poolRuntime, checkers: checkersRef)
+                        await reloadVirtualServers(next, pool: poolRuntime, checkers: checkersRef, haSuspend: haRef)
                     } else {
                         logger.error("Reload failed: keeping the running configuration")
                     }
@@ -173,6 +178,7 @@ public final class Daemon: Sendable {
                 }
                 break
             }
+            await haRef?.stop()
             await checkersRef?.stop()
             for await s in group { exit = max(exit, s) }
             connSync.withLock { $0 }?.stop()
@@ -187,10 +193,12 @@ public final class Daemon: Sendable {
 
     /// SIGHUP for the LVS side: the pool keeps the state of servers that stay (and their
     /// connections); the checkers restart, failed servers' checkers starting down.
-    func reloadVirtualServers(_ config: KeepalivedConfiguration, pool: PoolRuntime?, checkers: CheckerRuntime?) async {
+    func reloadVirtualServers(_ config: KeepalivedConfiguration, pool: PoolRuntime?, checkers: CheckerRuntime?, haSuspend: HASuspendRuntime? = nil) async {
         guard let pool, !options.vrrpOnly else { return }
-        await pool.reload(specs: PoolSpecs.virtualServers(from: config))
+        let specs = PoolSpecs.virtualServers(from: config)
+        await pool.reload(specs: specs)
         await syncFollowsReload(pool: pool)
+        await haSuspend?.reload(specs: specs)
         let down = Set(await pool.healthReportIDs().filter { !$0.alive }.map(\.id))
         await checkers?.start(HealthSpecs.plan(from: config, down: down))
     }

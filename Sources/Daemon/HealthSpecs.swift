@@ -33,7 +33,10 @@ public enum HealthSpecs {
                     guard seen.insert(id).inserted else { continue }
                     var checkers: [CheckerSpec] = []
                     for c in rs.checkers {
-                        switch checker(c, rs: rs, rsPort: rsSpec.address.port, vs: vs, config: config, startDown: down.contains(id)) {
+                        // Checks go to the configured port: the kernel's port differs for fwmark
+                        // DR/TUN services (0), where keepalived still checks `real_server IP PORT`.
+                        let checkPort = rs.port.map { UInt16(clamping: $0) } ?? rsSpec.address.port
+                        switch checker(c, rs: rs, rsPort: checkPort, vs: vs, config: config, startDown: down.contains(id)) {
                         case .success(let s): checkers.append(s)
                         case .failure(let p): plan.problems.append("\(c.kind.rawValue) on \(id.serverDescription): \(p.message)")
                         }

@@ -116,9 +116,48 @@ public actor PoolRuntime {
         let changes = diff(desired: desired, actual: relevant)
         if !changes.isEmpty {
             logger.debug("Applying \(changes.count) change(s) to the \(backend.name) data plane")
-            try await backend.apply(changes)
+            do {
+                try await backend.apply(changes)
+                refused = [:]
+            } catch {
+                // One service the engine refuses (e.g. TUN on nftables) must not keep the others
+                // out of the kernel: retry service by service and name the one that fails.
+                await applyPerService(changes, firstError: error)
+            }
         }
         managed = Set(desired.services.map(\.key))
+    }
+
+    /// Services the engine refused, with the reason last logged (logged again only if it changes).
+    private var refused: [ServiceKey: String] = [:]
+
+    private func applyPerService(_ changes: [DataPlaneChange], firstError: any Error) async {
+        var groups: [ServiceKey: [DataPlaneChange]] = [:]
+        var order: [ServiceKey] = []
+        for c in changes {
+            let key = c.serviceKey
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(c)
+        }
+        if order.count == 1 {
+            logRefusal(order[0], firstError)
+            return
+        }
+        for key in order {
+            do {
+                try await backend.apply(groups[key]!)
+                refused[key] = nil
+            } catch {
+                logRefusal(key, error)
+            }
+        }
+    }
+
+    private func logRefusal(_ key: ServiceKey, _ error: any Error) {
+        let text = "\(error)"
+        guard refused[key] != text else { return }
+        refused[key] = text
+        logger.error("Virtual server \(key) cannot be programmed in the \(backend.name) data plane: \(text)")
     }
 
     private func reconcileLogging() async {
@@ -144,6 +183,17 @@ public actor PoolRuntime {
                     if !outcome.succeeded { logger.warning("Script \(cmd) \(outcome)") }
                 })
             }
+        }
+    }
+}
+
+extension DataPlaneChange {
+    /// The virtual service a change belongs to.
+    var serviceKey: ServiceKey {
+        switch self {
+        case .addService(let s), .editService(let s): s.key
+        case .deleteService(let k), .deleteDestination(let k, _): k
+        case .addDestination(let k, _), .editDestination(let k, _): k
         }
     }
 }

@@ -81,6 +81,8 @@ public enum PoolSpecs {
             sorryServerInhibit: vs.sorryServerInhibit,
             quorumUp: vs.quorumUp?.command, quorumDown: vs.quorumDown?.command, omega: vs.omega)
         spec.realServers = vs.realServers.map { realServer($0, of: vs, key: key) }
+        // keepalived ignores ha_suspend on fwmark services (no address to watch).
+        if case .address = key { spec.haSuspend = vs.haSuspend }
         spec.sorryServer = vs.sorryServer.map { realServer($0, of: vs, key: key) }
         return spec
     }

@@ -60,6 +60,8 @@ public struct VirtualServerSpec: Hashable, Sendable {
     public var quorumDown: String?
     /// `omega`: on shutdown also run quorum_down and notify_down.
     public var omega: Bool
+    /// `ha_suspend`: the checkers pause while the service address is not local (address services only).
+    public var haSuspend = false
 
     public init(
         key: ServiceKey, scheduler: String = "wlc", flags: ServiceFlags = [], persistenceTimeout: UInt32 = 0,

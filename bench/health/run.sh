@@ -4,6 +4,7 @@
 # getrusage of its own process, peak memory from VmHWM).
 #
 #   bench/health/run.sh [TCP_COUNT] [HTTP_COUNT] [SECONDS]     (root; builds release first)
+#   HEALTH_BENCH_BIN=/tmp/floor bench/health/run.sh 11000 0 20  (the kernel floor, bench/health/floor.c)
 set -eu
 TCP=${1:-10000}
 HTTP=${2:-1000}
