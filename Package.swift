@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "NetCore", "SysCore", "DataPlane", "KeepalivedConfig", "VirtualServerCore", "VRRP", "VRRPCore",
                 "Netlink", "NetlinkCodec", "DataPlaneNFTables", "DataPlaneIPVS", "HealthCheck", "HealthCheckCore", "IPVSAdm",
+                "ConnSync",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -133,6 +134,21 @@ let package = Package(
         .testTarget(
             name: "IPVSAdmEnginesTests",
             dependencies: ["DataPlaneNFTables", "DataPlaneIPVS", "IPVSAdm", "Daemon", "DataPlane", "NetCore", "TestSupport"]),
+        // Connection-map sync between directors (nftables engine): wire format, HMAC, delta and
+        // install logic (pure) and the UDP/nft service (I/O).
+        .target(name: "ConnSyncCore", dependencies: ["NetCore", .product(name: "Crypto", package: "swift-crypto")]),
+        .target(
+            name: "ConnSync",
+            dependencies: [
+                "ConnSyncCore", "NetCore", "SysCore", "DataPlaneNFTables",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "ConnSyncTests",
+            dependencies: [
+                "ConnSyncCore", "ConnSync", "DataPlaneNFTables", "DataPlane", "NetCore", "Lab", "TestSupport", "Daemon",
+                "IPVSAdm", "KeepalivedConfig",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

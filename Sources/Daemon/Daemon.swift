@@ -1,3 +1,4 @@
+import ConnSync
 import DataPlane
 import DataPlaneIPVS
 import DataPlaneNFTables
@@ -47,6 +48,8 @@ public final class Daemon: Sendable {
     public let options: DaemonOptions
     let logger: Logger
     let statusStop = Mutex(false)
+    /// Connection-map sync (nftables engine), once started.
+    let connSync = Mutex<ConnSyncService?>(nil)
 
     public init(options: DaemonOptions) throws {
         self.options = options
@@ -102,6 +105,7 @@ public final class Daemon: Sendable {
 
         var pool: PoolRuntime?
         var checkerRuntime: CheckerRuntime?
+        var ipvsSync: Task<Void, Never>?
         var haSuspend: HASuspendRuntime?
         if !options.vrrpOnly {
             let specs = PoolSpecs.virtualServers(from: config)
@@ -120,6 +124,8 @@ public final class Daemon: Sendable {
                     haSuspend = ha
                     await checkers.start(HealthSpecs.plan(from: config))
                     checkerRuntime = checkers
+                    _ = await startConnectionSync(config, backend: backend, vrrp: vrrp, pool: runtime)
+                    ipvsSync = runIPVSSyncDaemon(config, backend: backend, vrrp: vrrp)
                 } catch {
                     logger.error("\(error)")
                     vrrp?.shutdown()
@@ -130,6 +136,7 @@ public final class Daemon: Sendable {
 
         let poolRuntime = pool
         let checkersRef = checkerRuntime
+        let ipvsSyncTask = ipvsSync
         let haRef = haSuspend
         let signals = DaemonSignal.stream()
         let status: Int32 = await withTaskGroup(of: Int32.self) { group in
@@ -174,6 +181,9 @@ public final class Daemon: Sendable {
             await haRef?.stop()
             await checkersRef?.stop()
             for await s in group { exit = max(exit, s) }
+            connSync.withLock { $0 }?.stop()
+            ipvsSyncTask?.cancel()
+            await ipvsSyncTask?.value
             await poolRuntime?.stop(release: true)
             return exit
         }
@@ -195,6 +205,7 @@ public final class Daemon: Sendable {
             return
         }
         await pool.reload(specs: specs)
+        await syncFollowsReload(pool: pool)
         await haSuspend?.reload(specs: specs)
         let down = Set(await pool.healthReportIDs().filter { !$0.alive }.map(\.id))
         await checkers?.start(HealthSpecs.plan(from: config, down: down))
@@ -217,6 +228,7 @@ public final class Daemon: Sendable {
                 s.realServers = await pool.healthReport()
                 s.services = await pool.readBack()
             }
+            s.connectionSync = connSync.withLock { $0 }?.status()
             do { try s.write(to: path) } catch {
                 if !warned { logger.warning("\(error)") }
                 warned = true
@@ -251,7 +263,7 @@ public final class Daemon: Sendable {
                 if let v = t.tcpFin { timeouts.tcpFin = UInt32(clamping: v) }
                 if let v = t.udp { timeouts.udp = UInt32(clamping: v) }
             }
-            return NFTablesBackend(settings: NFTEngineSettings(tableName: options.nftTable, interface: iface, timeouts: timeouts))
+            return NFTablesBackend(settings: Self.benchOverrides(NFTEngineSettings(tableName: options.nftTable, interface: iface, timeouts: timeouts)))
         }
     }
 

@@ -1,3 +1,4 @@
+import ConnSync
 import DataPlane
 import Foundation
 import NetCore
@@ -37,9 +38,11 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
     /// Filled by the reader: the virtual-server table as `ipvsadm -Ln --stats` prints it (not
     /// part of the file).
     public var servicesTable: String?
+    /// Connection-map sync (nftables engine): role, counters, rejected datagrams by reason.
+    public var connectionSync: ConnSyncStatus?
 
     private enum CodingKeys: String, CodingKey {
-        case version, pid, configFile, updated, dataPlane, instances, realServers, services
+        case version, pid, configFile, updated, dataPlane, instances, realServers, services, connectionSync
     }
 
     /// Writes atomically (rename) so a reader never sees half a file.
@@ -90,6 +93,14 @@ public struct StatusSnapshot: Codable, Sendable, Equatable {
         }
         if !services.isEmpty, let table = servicesTable {
             out += "Virtual servers (\(dataPlane ?? "-"), as ipvsadm -Ln --stats):\n" + table
+        }
+        if let c = connectionSync {
+            out += "Connection sync: \(c.role) (\(c.destination)); sent \(c.entriesSent) entries in \(c.packetsSent) datagrams; "
+            out += "received \(c.receiver.entriesAccepted) entries in \(c.receiver.packetsAccepted) datagrams; rejected \(c.receiver.totalRejected)"
+            if !c.receiver.rejected.isEmpty {
+                out += " (" + c.receiver.rejected.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")"
+            }
+            out += "\n"
         }
         return out
     }

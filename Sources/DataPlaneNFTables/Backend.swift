@@ -72,6 +72,7 @@ public actor NFTablesBackend: LoadBalancerBackend {
     var draining: [DrainingServer] = []
     var marks: [ServiceKey: [SocketAddress: UInt32]] = [:]
     var lastWeights: [ServiceKey: [SocketAddress: Int32]] = [:]
+    var slotOrders: [ServiceKey: [UInt32]] = [:]
     var macs: [IPAddress: MACAddress] = [:]
 
     /// - Parameters:
@@ -189,10 +190,12 @@ public actor NFTablesBackend: LoadBalancerBackend {
             guard let svc = services[sid], let key = rb.sids[sid] else { continue }
             var s = svc
             if s.key != key { s.key = key }
-            // NAT service totals are the sums of their servers' forward-path counters.
-            if s.destinations.contains(where: { $0.forwarding == .masquerade }) {
-                s.counters.inPackets = s.destinations.reduce(0) { $0 + $1.counters.inPackets }
-                s.counters.inBytes = s.destinations.reduce(0) { $0 + $1.counters.inBytes }
+            // Service totals are the sums of their servers' counters (NAT: forward path; DR:
+            // the server chains, draining ones included), unless an older ruleset had c_<sid>.
+            if s.destinations.contains(where: { $0.forwarding == .masquerade }) || counters["c_\(sid)"] == nil {
+                let drains = pendingDrains.filter { $0.0 == sid }.map(\.1)
+                s.counters.inPackets = (s.destinations + drains).reduce(0) { $0 + $1.counters.inPackets }
+                s.counters.inBytes = (s.destinations + drains).reduce(0) { $0 + $1.counters.inBytes }
                 s.counters.outPackets = s.destinations.reduce(0) { $0 + $1.counters.outPackets }
                 s.counters.outBytes = s.destinations.reduce(0) { $0 + $1.counters.outBytes }
             }
@@ -358,7 +361,8 @@ public actor NFTablesBackend: LoadBalancerBackend {
         for svc in desired.services { _ = try NFTRuleset.forwarding(of: svc, ipipAvailable: Self.kernelHasIPIP()) }
         try resolveMACs(for: desired)
         let facts = NFTFacts(
-            directorMAC: directorMAC!, macs: macs, activeCounts: counts, marks: marks, lastWeights: lastWeights)
+            directorMAC: directorMAC!, macs: macs, activeCounts: counts, marks: marks, lastWeights: lastWeights,
+            slotOrders: slotOrders)
         var rs = try NFTRuleset(
             state: desired, draining: drains, facts: facts, settings: settings, ipipAvailable: Self.kernelHasIPIP())
         // The table records its interface and timeouts so a later process (`vigil ipvsadm`) reads them back.
@@ -390,6 +394,7 @@ public actor NFTablesBackend: LoadBalancerBackend {
         draining = drains
         marks = rs.marks
         lastWeights = rs.lastWeights
+        slotOrders = rs.slotOrders
         previousNetdev = rs.netdev.isEmpty && previousNetdev == .absent ? .absent : .known(rs.netdev)
         previousInet = rs.inet.isEmpty && previousInet == .absent ? .absent : .known(rs.inet)
     }

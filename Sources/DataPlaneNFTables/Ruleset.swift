@@ -39,8 +39,11 @@ public struct NFTEngineSettings: Sendable, Hashable {
     public var interface: String
     /// Connection-map timeouts: TCP uses `tcp` (IPVS ESTABLISHED, 900 s), UDP uses `udp` (300 s).
     public var timeouts: Timeouts
-    /// Base of every hash seed; nil derives it from the table name. Directors that must agree
-    /// (failover without state sync) need the same value.
+    /// Base of every hash seed; nil (the default) uses a fixed constant, so each service's seed
+    /// is a function of the virtual server's identity alone: every director with the same
+    /// configuration derives the same seeds whatever its table name or host (failover without
+    /// state sync relies on it). The real-server set enters through the Maglev identities, not
+    /// the seed, so adding or removing a server moves only its own share of flows.
     public var seed: UInt64?
     /// `size` of each connection map.
     public var connectionMapSize: Int
@@ -50,6 +53,11 @@ public struct NFTEngineSettings: Sendable, Hashable {
     public var dynamicSlots: Int
     /// Priority of the DR ingress chain (user chains that set fwmarks must run before it).
     public var priority: Int
+    /// A packet of a flow without state takes the seeded Maglev hash and is learned (the default,
+    /// issue 7). false reproduces keepalived + IPVS without a sync daemon, for comparison only
+    /// (bench/survival): rr/wrr/lc… schedule SYNs only, and any other packet without state goes
+    /// to the director's own stack, which answers with a reset because it holds the VIP.
+    public var missFallback: Bool = true
 
     public init(
         tableName: String = "vigil", interface: String, timeouts: Timeouts = Timeouts(), seed: UInt64? = nil,
@@ -65,7 +73,7 @@ public struct NFTEngineSettings: Sendable, Hashable {
         self.priority = priority
     }
 
-    var baseSeed: UInt64 { seed ?? fnv64(Array("vigil-\(tableName)".utf8)) }
+    var baseSeed: UInt64 { seed ?? fnv64(Array("vigil maglev v1".utf8)) }
 }
 
 /// A real server removed from the configuration whose flows still drain through its chain.
@@ -94,11 +102,16 @@ public struct NFTFacts: Sendable, Hashable {
     public var marks: [ServiceKey: [SocketAddress: UInt32]]
     /// Last non-zero weights (Maglev turns keep a quiesced server's slots reserved, like IPVS mh).
     public var lastWeights: [ServiceKey: [SocketAddress: Int32]]
+    /// The rr slot order last programmed (marks by slot). A server leaving hands its slot to the
+    /// last slot's server, so a change rewrites two elements instead of shifting the whole map.
+    public var slotOrders: [ServiceKey: [UInt32]]
 
     public init(
         directorMAC: MACAddress, macs: [IPAddress: MACAddress] = [:], activeCounts: [ServiceKey: [UInt32: UInt32]] = [:],
-        marks: [ServiceKey: [SocketAddress: UInt32]] = [:], lastWeights: [ServiceKey: [SocketAddress: Int32]] = [:]
+        marks: [ServiceKey: [SocketAddress: UInt32]] = [:], lastWeights: [ServiceKey: [SocketAddress: Int32]] = [:],
+        slotOrders: [ServiceKey: [UInt32]] = [:]
     ) {
+        self.slotOrders = slotOrders
         self.directorMAC = directorMAC
         self.macs = macs
         self.activeCounts = activeCounts
@@ -214,6 +227,8 @@ public struct NFTRuleset: Sendable {
     public var marks: [ServiceKey: [SocketAddress: UInt32]]
     /// Last non-zero weights after this build.
     public var lastWeights: [ServiceKey: [SocketAddress: Int32]]
+    /// rr slot orders after this build (feed back as `NFTFacts.slotOrders`).
+    public var slotOrders: [ServiceKey: [UInt32]] = [:]
 
     /// Builds both tables. Throws for TUN, local/bypass forwarding, mixed forwarding in one
     /// service, NAT with persistence, a persistence engine, unknown schedulers, or a DR server
@@ -226,6 +241,7 @@ public struct NFTRuleset: Sendable {
         var inet = NFTTableSpec(family: "inet", name: settings.tableName)
         var marks: [ServiceKey: [SocketAddress: UInt32]] = [:]
         var lastWeights: [ServiceKey: [SocketAddress: Int32]] = [:]
+        var slotOrders: [ServiceKey: [UInt32]] = [:]
         var ingressFwm: [String] = [], ingressExact: [String] = [], ingressZero: [String] = []
         var natFwm: [String] = [], natExact: [String] = [], natZero: [String] = []
         var natCount: [String] = []
@@ -255,7 +271,8 @@ public struct NFTRuleset: Sendable {
             lastWeights[svc.key] = lw
             let ctx = ServiceContext(
                 svc: svc, sid: sid, kind: kind, marks: m, lastWeights: lw, counts: facts.activeCounts[svc.key] ?? [:],
-                settings: settings)
+                settings: settings, previousSlots: facts.slotOrders[svc.key])
+            if kind == .rr { slotOrders[svc.key] = ctx.slotPlan().map { m[svc.destinations[$0].address]! } }
             let match = ctx.match
             switch mode {
             case .directRoute:
@@ -271,7 +288,10 @@ public struct NFTRuleset: Sendable {
                 if case .fwmark = svc.key { natFwm.append(r) } else if ctx.port == 0 { natZero.append(r) } else { natExact.append(r) }
             }
         }
-        let ingress = ingressFwm + ingressExact + ingressZero
+        // Only frames addressed to this director: a switch floods frames for a MAC it has not
+        // learned (a dead master's), and a BACKUP must not forward those as well, or a SYN would
+        // reach two real servers.
+        let ingress = (ingressFwm + ingressExact + ingressZero).isEmpty ? [] : ["meta pkttype != host accept"] + ingressFwm + ingressExact + ingressZero
         if !ingress.isEmpty || !nd.isEmpty {
             nd.chains.append(NFTChainSpec(
                 name: "ingress",
@@ -287,6 +307,7 @@ public struct NFTRuleset: Sendable {
         self.inet = inet
         self.marks = marks
         self.lastWeights = lastWeights
+        self.slotOrders = slotOrders
     }
 
     static func forwarding(of svc: VirtualService, ipipAvailable: Bool) throws(NFTEngineError) -> ForwardingMethod {
@@ -314,6 +335,7 @@ struct ServiceContext {
     var lastWeights: [SocketAddress: Int32]
     var counts: [UInt32: UInt32]
     var settings: NFTEngineSettings
+    var previousSlots: [UInt32]? = nil
 
     var l3: String { svc.key.family == .inet ? "ip" : "ip6" }
     var addrType: String { svc.key.family == .inet ? "ipv4_addr" : "ipv6_addr" }
@@ -375,7 +397,19 @@ struct ServiceContext {
         let c = candidates()
         switch kind {
         case .rr:
-            return c.indices.filter { c[$0].isAvailable }
+            let available = c.indices.filter { c[$0].isAvailable }
+            guard var slots = previousSlots, !slots.isEmpty else { return available }
+            var index: [UInt32: Int] = [:]
+            for i in available { index[marks[svc.destinations[i].address]!] = i }
+            // Walk from the end: a leaving server's slot takes the last slot's server, so the
+            // update rewrites one element and deletes one, whatever the map size.
+            for i in stride(from: slots.count - 1, through: 0, by: -1) where index[slots[i]] == nil {
+                let last = slots.removeLast()
+                if i < slots.count { slots[i] = last }
+            }
+            let present = Set(slots)
+            slots += available.map { marks[svc.destinations[$0].address]! }.filter { !present.contains($0) }
+            return slots.map { index[$0]! }
         case .wrr:
             var weights = c.map { $0.isAvailable ? $0.weight : 0 }
             var period = WeightedRoundRobinScheduler.period(weights: weights)
@@ -413,10 +447,12 @@ struct ServiceContext {
     }
 
     var slotDecl: String { "typeof numgen inc mod 2 : meta mark;" }
+    /// Seconds a newly scheduled flow stays in `new_<sid>` (connection sync reads it every 100 ms).
+    static let recentTimeout = 3
 
     func buildDR(into t: inout NFTTableSpec, drains: [DrainingServer], facts: NFTFacts) throws(NFTEngineError) {
         let persistent = svc.flags.contains(.persistent)
-        t.counters += ["c_\(sid)", "c_\(sid)_conn"]
+        t.counters += ["c_\(sid)_conn"]
         t.maps.append(NFTMapSpec(
             name: "conn_\(sid)",
             declaration: "type inet_service . \(addrType) : mark; flags dynamic,timeout; timeout \(timeout)s; size \(settings.connectionMapSize);",
@@ -467,7 +503,7 @@ struct ServiceContext {
                 pick.append("\(m)counter name \"c_\(sid)_conn\"")
             }
         }
-        if !hashElements.isEmpty && kind != .none {
+        if !hashElements.isEmpty && kind != .none && (hashed || settings.missFallback) {
             let sched2 = svc.flags.contains(.sched2)
             let key: String
             switch kind {
@@ -480,18 +516,30 @@ struct ServiceContext {
         }
         t.maps.append(NFTMapSpec(name: "slots_\(sid)", declaration: slotDecl, elements: slotElements))
         t.maps.append(NFTMapSpec(name: "hash_\(sid)", declaration: slotDecl, elements: hashElements))
+        // Flows scheduled in the last few seconds, for connection sync: the master reads this
+        // small map often instead of the whole conn map, so the sync lag does not grow with the
+        // number of connections. Only the miss path writes it; established packets never do.
+        t.maps.append(NFTMapSpec(
+            name: "new_\(sid)",
+            declaration: "type inet_service . \(addrType) : mark; flags dynamic,timeout; timeout \(Self.recentTimeout)s; size 65536;",
+            elements: nil))
+        pick.append("meta mark != 0 update @new_\(sid) { \(connKey) timeout \(Self.recentTimeout)s : meta mark }")
         t.chains.append(NFTChainSpec(name: "pick_\(sid)", rules: pick))
 
+        // Hit path in one rule: look the flow up, refresh its entry (and its persistence
+        // template), dispatch. A miss stops the rule there and falls to the rules below. No
+        // service counter per packet: service totals are the sums of the server counters.
+        let refresh = "update @conn_\(sid) { \(connKey) timeout \(timeout)s : meta mark }"
+        let refreshPersist = persistent ? " update @pers_\(sid) { \(persistKey) timeout \(pt)s : meta mark }" : ""
         var rules = [
-            "counter name \"c_\(sid)\" comment \"\(Comment.service(svc))\"",
-            "meta mark set 0",
-            "meta mark set \(connKey) map @conn_\(sid)",
+            "meta mark set 0 comment \"\(Comment.service(svc))\"",
+            "meta mark set \(connKey) map @conn_\(sid) \(refresh)\(refreshPersist) meta mark vmap @disp_\(sid)",
         ]
         if persistent { rules.append("meta mark 0 meta mark set \(persistKey) map @pers_\(sid)") }
         rules += [
             "meta mark 0 jump pick_\(sid)",
-            "meta mark 0 drop",
-            "update @conn_\(sid) { \(connKey) timeout \(timeout)s : meta mark }",
+            settings.missFallback || hashed ? "meta mark 0 drop" : "meta mark 0 accept",
+            refresh,
         ]
         if persistent { rules.append("update @pers_\(sid) { \(persistKey) timeout \(pt)s : meta mark }") }
         rules += ["meta mark vmap @disp_\(sid)", "drop"]

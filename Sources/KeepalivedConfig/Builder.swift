@@ -339,6 +339,11 @@ struct Builder {
         var i = 2
         while i < n.words.count {
             let k = n.words[i]
+            // `lvs_sync_daemon IF VI` with nothing after the instance name.
+            if i == 2, i + 1 == n.words.count, !["inst", "id", "maxlen", "port", "ttl", "group"].contains(k.text) {
+                s.instance = k.text
+                break
+            }
             guard i + 1 < n.words.count else {
                 diags.error(.missingArgument, k.loc, "lvs_sync_daemon: '\(k.text)' needs a value")
                 break

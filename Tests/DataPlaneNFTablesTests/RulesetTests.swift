@@ -170,3 +170,89 @@ func expectGolden(_ text: String, _ name: String) throws {
         #expect(slots["0"] == third)
     }
 }
+
+/// Issue 7: directors running with the same keepalived.conf must hash a flow without state to
+/// the same real server, whatever their nft table name, so `sh`/`mh` flows (and the hybrid
+/// fallback of the other schedulers) survive a failover with no state exchanged.
+@Suite struct SeedDerivationTests {
+    func hashMap(_ table: String, _ svc: VirtualService) throws -> (rule: String, elements: [String: String]) {
+        let rs = try NFTRuleset(
+            state: DataPlaneState(services: [svc]), draining: [], facts: facts,
+            settings: NFTEngineSettings(tableName: table, interface: "eth0"))
+        let sid = serviceID(svc.key)
+        let pick = rs.netdev.chains.first { $0.name == "pick_\(sid)" }!.rules.first { $0.contains("jhash") }!
+        return (pick, rs.netdev.maps.first { $0.name == "hash_\(sid)" }!.elements!)
+    }
+
+    @Test(arguments: ["mh", "sh", "rr"])
+    func sameSeedAndTableOnEveryDirectorWhateverTheTableName(_ scheduler: String) throws {
+        let svc = service(scheduler, weights: [1, 1, 1])
+        let a = try hashMap("vigil", svc), b = try hashMap("vigil_backup", svc)
+        #expect(a.rule == b.rule)
+        #expect(a.elements == b.elements)
+        #expect(!a.elements.isEmpty)
+    }
+
+    @Test func differentVirtualServersGetDifferentSeeds() throws {
+        var other = service("mh", weights: [1, 1, 1])
+        other.key = .address(.tcp, sock("10.77.0.21", 443))
+        let a = try hashMap("vigil", service("mh", weights: [1, 1, 1])).rule, b = try hashMap("vigil", other).rule
+        let seed = { (r: String) in r.split(separator: " ").drop { $0 != "seed" }.dropFirst().first.map(String.init) }
+        #expect(seed(a) != nil && seed(a) != seed(b))
+    }
+
+    @Test func theSeedDoesNotChangeWithTheRealServerSet() throws {
+        let three = try hashMap("vigil", service("mh", weights: [1, 1, 1])).rule
+        let two = try hashMap("vigil", service("mh", weights: [1, 1])).rule
+        let seed = { (r: String) in r.split(separator: " ").drop { $0 != "seed" }.dropFirst().first.map(String.init) }
+        #expect(seed(three) == seed(two))
+    }
+}
+
+/// Issue 4's update target: with rr, a server leaving hands its slot to the last slot's server,
+/// so the transaction rewrites one slot element and deletes one, not half the map.
+@Suite struct StableRoundRobinSlotTests {
+    func big(_ n: Int) -> (VirtualService, NFTFacts) {
+        var f = facts
+        let ds = (0..<n).map { i -> Destination in
+            let a = IPAddress("10.90.\(i / 250).\(i % 250 + 1)")!
+            f.macs[a] = MACAddress(bytes: [2, 0x90, 0, 0, UInt8(i >> 8), UInt8(i & 0xff)])!
+            return Destination(address: SocketAddress(address: a, port: 80), weight: 1)
+        }
+        return (VirtualService(key: .address(.tcp, sock("10.77.0.30", 80)), scheduler: "rr", destinations: ds), f)
+    }
+
+    func slotLines(_ script: String, _ sid: String) -> [String] {
+        script.split(separator: "\n").map(String.init).filter { $0.contains("slots_\(sid)") && !$0.contains("numgen") }
+    }
+
+    @Test func quiescingOneOfAThousandRewritesTwoSlotElements() throws {
+        var (svc, f) = big(1000)
+        let settings = NFTEngineSettings(interface: "eth0")
+        let first = try NFTRuleset(state: DataPlaneState(services: [svc]), draining: [], facts: f, settings: settings)
+        f.marks = first.marks
+        f.lastWeights = first.lastWeights
+        f.slotOrders = first.slotOrders
+        svc.destinations[7].weight = 0
+        let second = try NFTRuleset(state: DataPlaneState(services: [svc]), draining: [], facts: f, settings: settings)
+        let script = NFTTransaction.script(from: .known(first.netdev), to: second.netdev)
+        let sid = serviceID(svc.key)
+        let lines = slotLines(script, sid)
+        #expect(lines == ["delete element netdev vigil slots_\(sid) { 7, 999 }", "add element netdev vigil slots_\(sid) { 7 : \(second.netdev.maps.first { $0.name == "slots_\(sid)" }!.elements!["7"]!) }"], "\(lines)")
+        // The rotation still covers every available server exactly once.
+        let slots = second.netdev.maps.first { $0.name == "slots_\(sid)" }!.elements!
+        #expect(slots.count == 999 && Set(slots.values).count == 999)
+        #expect(!slots.values.contains("0x" + String(first.marks[svc.key]![svc.destinations[7].address]!, radix: 16).leftPadded(8)))
+        #expect(script.contains("numgen inc mod 999"))
+        // Bringing it back appends it at the end (one element).
+        f.slotOrders = second.slotOrders
+        f.lastWeights = second.lastWeights
+        svc.destinations[7].weight = 1
+        let third = try NFTRuleset(state: DataPlaneState(services: [svc]), draining: [], facts: f, settings: settings)
+        #expect(slotLines(NFTTransaction.script(from: .known(second.netdev), to: third.netdev), sid) == ["add element netdev vigil slots_\(sid) { 999 : \(third.netdev.maps.first { $0.name == "slots_\(sid)" }!.elements!["999"]!) }"])
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { String(repeating: "0", count: max(0, n - count)) + self }
+}
