@@ -25,7 +25,41 @@ struct LabCommand: ParsableCommand {
             if let problem = LabTopology.validate(prefix: prefix) { throw ValidationError("--prefix: \(problem)") }
         }
 
-        func runner() -> LabRunner { LabRunner(prefix: prefix, stateRoot: stateRoot) }
+        /// A runner for the lab as it was created (its options come from its state file).
+        func runner() -> LabRunner {
+            let probe = LabRunner(prefix: prefix, stateRoot: stateRoot)
+            return LabRunner(prefix: prefix, stateRoot: stateRoot, options: probe.loadState()?.options ?? LabOptions())
+        }
+    }
+
+    /// How the lab departs from the defaults (for `up` and `demo`).
+    struct SetupOptions: ParsableArguments {
+        @Option(help: ArgumentHelp(
+            "Run keepalived on this director (V11 or V15) for VRRP (keepalived -P), with 'vigil run -C' beside it for the checkers and data plane.",
+            valueName: "director"))
+        var keepalivedOn: String?
+
+        @Option(help: ArgumentHelp(
+            "The web server command on each real server instead of nginx; {root} stands for the page directory (e.g. 'busybox httpd -f -p 80 -h {root}').",
+            valueName: "command"))
+        var webServer: String?
+
+        @Option(help: "The directors' data plane: auto (IPVS if the kernel has it, else nftables), ipvs or nftables.")
+        var dataplane: String?
+
+        @Option(help: ArgumentHelp("The keepalived binary.", visibility: .hidden))
+        var keepalived = "keepalived"
+
+        var labOptions: LabOptions {
+            LabOptions(
+                keepalivedOn: keepalivedOn?.uppercased(),
+                webServer: webServer.map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) },
+                dataplane: dataplane, keepalived: keepalived)
+        }
+
+        func validate() throws {
+            if let problem = labOptions.problem(in: LabTopology()) { throw ValidationError(problem) }
+        }
     }
 
     static func requireRoot() throws {
@@ -52,13 +86,23 @@ struct LabCommand: ParsableCommand {
     struct Up: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create the lab and start its directors.")
         @OptionGroup var options: Options
+        @OptionGroup var setup: SetupOptions
 
         func run() throws {
             try requireRoot()
-            let runner = options.runner()
+            let runner = LabRunner(prefix: options.prefix, stateRoot: options.stateRoot, options: setup.labOptions)
+            // Refuse before installing the Ctrl-C handler: an existing lab is not ours to remove.
+            do { try runner.refuseIfExists() } catch {
+                FileHandle.standardError.write(Data("\(error)\n".utf8))
+                throw ExitCode(1)
+            }
             let sig = cleanUpOnInterrupt(runner)
             defer { sig.cancel() }
             do { try runner.up() } catch {
+                if let f = error as? LabFailure, f.nothingCreated {
+                    FileHandle.standardError.write(Data("\(error)\n".utf8))
+                    throw ExitCode(1)
+                }
                 FileHandle.standardError.write(Data("\(error)\nremoving what was created\n".utf8))
                 runner.down()
                 throw ExitCode(1)
@@ -84,23 +128,61 @@ struct LabCommand: ParsableCommand {
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Walk through the scenario: balancing, failover, preemption, a failing page; then remove the lab.")
         @OptionGroup var options: Options
+        @OptionGroup var setup: SetupOptions
 
         @Flag(help: "Leave the lab up after the demo.")
         var keep = false
 
+        @Option(help: ArgumentHelp(
+            "The steps to run, comma-separated: rotation, failover, preemption, digest (default: all).", valueName: "steps"))
+        var steps: String?
+
+        @Option(help: ArgumentHelp("Pause between the failover probes, in milliseconds.", visibility: .hidden))
+        var probeInterval = 10.0
+
+        @Option(help: ArgumentHelp("Write the measurements as JSON to this file ('-' for standard output).", valueName: "file"))
+        var report: String?
+
+        func parsedSteps() throws -> Set<LabStep> {
+            guard let steps else { return Set(LabStep.allCases) }
+            var out: Set<LabStep> = []
+            for word in steps.split(separator: ",") {
+                guard let s = LabStep(rawValue: word.trimmingCharacters(in: .whitespaces)) else {
+                    throw ValidationError("--steps: unknown step '\(word)': use \(LabStep.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                out.insert(s)
+            }
+            return out
+        }
+
+        func validate() throws { _ = try parsedSteps() }
+
         func run() throws {
             try requireRoot()
-            let runner = options.runner()
+            let runner = LabRunner(prefix: options.prefix, stateRoot: options.stateRoot, options: setup.labOptions)
             let sig = cleanUpOnInterrupt(runner)
             defer { sig.cancel() }
             if runner.loadState() != nil {
                 runner.log("a lab with prefix \(options.prefix) exists: removing it first")
-                runner.down()
+                options.runner().down()
             }
-            let failures = LabDemo(runner: runner).run()
+            let demo = LabDemo(runner: runner, steps: try parsedSteps(), probeInterval: probeInterval / 1000)
+            let failures = demo.run()
             if !keep {
                 runner.log("Step 7: lab down")
                 runner.down()
+            }
+            if let report {
+                let enc = JSONEncoder()
+                enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+                let data = try enc.encode(demo.report)
+                if report == "-" {
+                    print("@@LAB-REPORT@@\n" + String(decoding: data, as: UTF8.self) + "\n@@LAB-REPORT-END@@")
+                } else {
+                    guard FileManager.default.createFile(atPath: report, contents: data) else {
+                        throw ValidationError("--report: cannot write \(report)")
+                    }
+                }
             }
             runner.log(failures == 0 ? "demo: every check held" : "demo: \(failures) check(s) did not hold")
             if failures > 0 { throw ExitCode(1) }
