@@ -173,6 +173,9 @@ public final class LabRunner: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&fa, 1, logFile, O_WRONLY | O_CREAT | O_APPEND, 0o644)
         posix_spawn_file_actions_adddup2(&fa, 1, 2)
+        // Daemons must not inherit this process's other descriptors: a caller waiting for EOF
+        // on a pipe it gave `lab up` would otherwise wait as long as the lab runs.
+        Self.closeFrom3(&fa)
         var attr = posix_spawnattr_t()
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
@@ -188,6 +191,18 @@ public final class LabRunner: @unchecked Sendable {
         state.processes.append(.init(pid: pid, startTime: Self.startTime(of: pid) ?? 0, what: what, namespace: ns))
         try save(state)
         return pid
+    }
+
+    /// Adds "close every descriptor from 3 up" to `fa`: glibc's closefrom action where it has
+    /// one (2.34+; not in Swift's Glibc module, hence dlsym), else one close per open descriptor.
+    static func closeFrom3(_ fa: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let sym = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+            let closeFrom = unsafeBitCast(sym, to: CloseFrom.self)
+            if closeFrom(&fa, 3) == 0 { return }
+        }
+        let open = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap { Int32($0) }
+        for fd in open where fd > 2 { posix_spawn_file_actions_addclose(&fa, fd) }
     }
 
     /// The start time of a live process; nil once it has ended (a zombie counts as ended: our

@@ -19,22 +19,25 @@ struct IPVSGuestTests {
     @Test func rotationAndFailoverWithKernelIPVS() throws {
         let vm = try #require(ipvsVM)
         let prefix = "vgtvm"
+        // ipvs-vm copies the binary to its resolved path (.build/debug is a symlink).
+        let vigil = URL(fileURLWithPath: vigilBinaryPath).resolvingSymlinksInPath().path
         // The guest is a throwaway machine: namespace names cannot collide there, but the
-        // prefix keeps the test's names recognisable. The guest lacks /usr/bin/env (Foundation's
-        // Process and `ip netns exec` go through it) and a sysctl command: busybox has both.
+        // prefix keeps the test's names recognisable. The guest lacks /usr/bin/env (the lab runs
+        // its commands through it; busybox's would run its own `ip` applet instead of iproute2)
+        // and a sysctl command (busybox has one).
         let script = """
-            ln -sf /bin/busybox /usr/bin/env; ln -sf /bin/busybox /sbin/sysctl
-            \(vigilBinaryPath) lab demo --prefix \(prefix) --keep --steps rotation,failover --dataplane ipvs \
+            printf '#!/bin/bash\\nexec "$@"\\n' > /usr/bin/env; chmod +x /usr/bin/env; ln -sf /bin/busybox /sbin/sysctl
+            \(vigil) lab demo --prefix \(prefix) --keep --steps rotation,failover --dataplane ipvs \
               --web-server 'busybox httpd -f -p 80 -h {root}' --probe-interval 50 --report - ; rc=$?
             echo "@@IPVSADM@@"
             for d in v11 v15; do echo "== $d"; ip netns exec \(prefix)-$d ipvsadm -Ln; done
             echo "@@LOG-V15@@"; tail -n 40 /run/vigil-lab/\(prefix)/V15.log
-            \(vigilBinaryPath) lab down --prefix \(prefix)
+            \(vigil) lab down --prefix \(prefix)
             echo "@@AFTER-DOWN@@"; ip netns list; ls /run/vigil-lab
             exit $rc
             """
         let started = Date()
-        let r = try runCommand([vm, "--add", vigilBinaryPath, "--timeout", "170", "--", script], timeout: 200)
+        let r = try runCommand([vm, "--add", vigil, "--timeout", "170", "--", script], timeout: 200)
         let elapsed = Date().timeIntervalSince(started)
         let comment = Comment(rawValue: "guest output (\(Int(elapsed)) s):\n\(r.stdout)\n\(r.stderr)")
 

@@ -75,7 +75,8 @@ struct LabScenarioTests {
         }
         try #require(midway, "lab up never started its directors: \(up.output)")
         up.signal(SIGKILL)
-        #expect(up.wait(timeout: 10) != nil)
+        let st = up.wait(timeout: 10)
+        #expect(st != nil, "\((try? runCommand(["ps", "-o", "pid,ppid,stat,cmd", "-p", "\(up.process.processIdentifier)"]))?.stdout ?? "")")
         let recorded = readState(prefix: prefix)?.processes ?? []
         #expect(recorded.count == 5)
         #expect(recorded.allSatisfy(isRunning), "every recorded process outlives the crash")
