@@ -76,6 +76,8 @@ public struct LabReport: Codable, Sendable {
     // failover
     /// From the kill to the backup's `Entering MASTER STATE` with the VIP on its interface.
     public var takeoverSeconds: Double?
+    /// How long killing the master and taking its link down took (part of `takeoverSeconds`).
+    public var killSeconds: Double?
     /// Longest gap between successful probes around the failover.
     public var outageSeconds: Double?
     /// Probes started after the takeover was seen, and how many of them failed.
@@ -258,6 +260,7 @@ public final class LabDemo: @unchecked Sendable {
         let killedAt = Date()
         runner.signalDirector(master, SIGKILL)
         _ = try? runner.run(["ip", "link", "set", LabTopology.interface, "down"], in: master.namespace)
+        report.killSeconds = Date().timeIntervalSince(killedAt)
         let took = waitFor(15) {
             contains(runner.directorLog(backup), "(LVSha) Entering MASTER STATE", after: backupLog) && runner.vipHolders().contains { $0.name == backup.name }
         }

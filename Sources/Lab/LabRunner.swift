@@ -1,5 +1,6 @@
 import Foundation
 import NetCore
+import Netlink
 
 #if canImport(Glibc)
 import Glibc
@@ -87,7 +88,7 @@ public final class LabRunner: @unchecked Sendable {
 
     public init(
         prefix: String, stateRoot: String = "/run/vigil-lab", vigil: String? = nil, options: LabOptions = LabOptions(),
-        log: @escaping (String) -> Void = { print($0) }
+        log: @escaping (String) -> Void = { FileHandle.standardOutput.write(Data(($0 + "\n").utf8)) }
     ) {
         topology = LabTopology(prefix: prefix)
         stateDirectory = "\(stateRoot)/\(prefix)"
@@ -180,8 +181,17 @@ public final class LabRunner: @unchecked Sendable {
         posix_spawnattr_init(&attr)
         defer { posix_spawnattr_destroy(&attr) }
         // Own process group: a Ctrl-C at the terminal reaches `lab`, which stops children by PID.
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP))
+        // Signals as a fresh process has them: a thread of the Swift runtime blocks SIGINT and
+        // SIGTERM, and a blocked SIGTERM would make `lab down` wait for SIGKILL.
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
         posix_spawnattr_setpgroup(&attr, 0)
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attr, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGINT, SIGTERM, SIGHUP, SIGPIPE, SIGQUIT, SIGUSR1, SIGUSR2] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attr, &defaults)
         let cargs = argv.map { strdup($0) } + [nil]
         defer { cargs.forEach { free($0) } }
         let rc = posix_spawnp(&pid, "ip", &fa, &attr, cargs, environ)
@@ -439,8 +449,13 @@ extension LabRunner {
     }
 
     /// Which directors hold the VIP on eth0 now.
+    /// Asked over rtnetlink from inside each namespace (cheap enough to poll every few
+    /// milliseconds, unlike starting `ip`), with `ip addr show` as the fallback.
     public func vipHolders() -> [LabTopology.Host] {
         topology.hosts.filter { $0.role == .director }.filter { d in
+            if let addresses = try? withNetworkNamespace(d.namespace, { try RTNetlink() }).addresses(family: .inet) {
+                return addresses.contains { $0.prefix.address == .v4(LabTopology.vip) }
+            }
             let out = (try? run(["ip", "-4", "-o", "addr", "show", "dev", LabTopology.interface], in: d.namespace)) ?? ""
             return out.contains(" \(LabTopology.vip)/")
         }

@@ -7,6 +7,10 @@ import NetCore
 import Glibc
 #endif
 
+/// Set by the SIGINT/SIGTERM handler of a lab command; read by its threads.
+nonisolated(unsafe) var labInterrupted: Int32 = 0
+nonisolated(unsafe) var labInterruptWriteFD: Int32 = -1
+
 /// `vigil lab`: the reference scenario in network namespaces on this machine.
 struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -69,18 +73,46 @@ struct LabCommand: ParsableCommand {
         }
     }
 
-    /// Ctrl-C during a lab command removes what the lab created.
-    static func cleanUpOnInterrupt(_ runner: LabRunner) -> any DispatchSourceSignal {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
-        let src = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        src.setEventHandler {
+    /// Ctrl-C (or SIGTERM) during a lab command removes what the lab created. A sigaction
+    /// handler, run on the one thread that leaves the signals unblocked, wakes that thread, which
+    /// removes the lab and exits with status 130; the command's own thread stops short of
+    /// exiting meanwhile (`waitIfInterrupted`).
+    static func cleanUpOnInterrupt(_ runner: LabRunner) {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return }
+        labInterruptWriteFD = fds[1]
+        let readFD = fds[0]
+        let thread = Thread {
+            // The command itself runs on a dispatch worker thread, which blocks SIGINT and
+            // SIGTERM (as every thread it starts): this thread is where the kernel can deliver them.
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGINT)
+            sigaddset(&set, SIGTERM)
+            pthread_sigmask(SIG_UNBLOCK, &set, nil)
+            var byte: UInt8 = 0
+            while read(readFD, &byte, 1) < 0 && errno == EINTR {}
             runner.log("interrupted: removing the lab")
             runner.down()
             Glibc.exit(130)
         }
-        src.resume()
-        return src
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            labInterrupted = 1
+            var byte: UInt8 = 1
+            _ = write(labInterruptWriteFD, &byte, 1)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
+        thread.start()
+    }
+
+    /// Called where a lab command would return: after an interrupt, the cleanup thread owns
+    /// the exit.
+    static func waitIfInterrupted() {
+        while labInterrupted != 0 { pause() }
     }
 
     struct Up: ParsableCommand {
@@ -96,13 +128,14 @@ struct LabCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("\(error)\n".utf8))
                 throw ExitCode(1)
             }
-            let sig = cleanUpOnInterrupt(runner)
-            defer { sig.cancel() }
+            cleanUpOnInterrupt(runner)
+            defer { waitIfInterrupted() }
             do { try runner.up() } catch {
                 if let f = error as? LabFailure, f.nothingCreated {
                     FileHandle.standardError.write(Data("\(error)\n".utf8))
                     throw ExitCode(1)
                 }
+                waitIfInterrupted()
                 FileHandle.standardError.write(Data("\(error)\nremoving what was created\n".utf8))
                 runner.down()
                 throw ExitCode(1)
@@ -160,14 +193,15 @@ struct LabCommand: ParsableCommand {
         func run() throws {
             try requireRoot()
             let runner = LabRunner(prefix: options.prefix, stateRoot: options.stateRoot, options: setup.labOptions)
-            let sig = cleanUpOnInterrupt(runner)
-            defer { sig.cancel() }
+            cleanUpOnInterrupt(runner)
+            defer { waitIfInterrupted() }
             if runner.loadState() != nil {
                 runner.log("a lab with prefix \(options.prefix) exists: removing it first")
                 options.runner().down()
             }
             let demo = LabDemo(runner: runner, steps: try parsedSteps(), probeInterval: probeInterval / 1000)
             let failures = demo.run()
+            waitIfInterrupted()
             if !keep {
                 runner.log("Step 7: lab down")
                 runner.down()
@@ -177,7 +211,7 @@ struct LabCommand: ParsableCommand {
                 enc.outputFormatting = [.prettyPrinted, .sortedKeys]
                 let data = try enc.encode(demo.report)
                 if report == "-" {
-                    print("@@LAB-REPORT@@\n" + String(decoding: data, as: UTF8.self) + "\n@@LAB-REPORT-END@@")
+                    FileHandle.standardOutput.write(Data(("@@LAB-REPORT@@\n" + String(decoding: data, as: UTF8.self) + "\n@@LAB-REPORT-END@@\n").utf8))
                 } else {
                     guard FileManager.default.createFile(atPath: report, contents: data) else {
                         throw ValidationError("--report: cannot write \(report)")

@@ -158,10 +158,15 @@ struct LabScenarioTests {
         try #require(flowing, "the demo never reached step 2: \(demo.output)")
         let recorded = readState(prefix: prefix)?.processes ?? []
         #expect(recorded.filter { $0.what.hasPrefix("vigil run") }.count == 2)
+        let interruptedAt = Date()
         demo.signal(SIGINT)
         let status = demo.wait(timeout: 30)
         #expect(status == 130, "exit status \(String(describing: status)): \(demo.output)")
+        // It stopped there: it did not go on with the demo's later steps first.
+        #expect(Date().timeIntervalSince(interruptedAt) < 15)
+        #expect(demo.output.contains("interrupted: removing the lab"))
+        #expect(!demo.output.contains("Step 4:"), "\(demo.output)")
         let after = leftovers(prefix: prefix, recorded: recorded)
-        #expect(after.isEmpty, "left behind: \(after)")
+        #expect(after.isEmpty, "left behind: \(after); \(demo.output)")
     }
 }
