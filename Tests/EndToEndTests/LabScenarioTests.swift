@@ -64,6 +64,39 @@ struct LabScenarioTests {
         #expect(after.isEmpty, "left behind: \(after)")
     }
 
+    /// A client port is reused sooner or later; a SYN from it starts a new connection, which
+    /// must be scheduled among the servers in the pool, never sent to a removed one because an
+    /// earlier connection from the same port went there (IPVS reschedules such a SYN too).
+    @Test func newConnectionsFromAReusedPortNeverReachARemovedServer() throws {
+        let prefix = "vgt9"
+        forceDown(prefix)
+        defer { forceDown(prefix) }
+        let log = LogBuffer()
+        let runner = makeRunner(prefix: prefix, buffer: log)
+        try runner.up()
+        let client = runner.topology.client.namespace
+        // HTTP/1.0: the server closes first, so the client's port is free again at once.
+        func get(from port: Int) -> String {
+            let r = try? runCommand(["ip", "netns", "exec", client, "curl", "-0", "-sS", "--max-time", "2", "--local-port", "\(port)", "http://\(LabTopology.vip)/"])
+            return r.map { $0.status == 0 ? serverNames([$0.stdout]).first ?? "?" : "error: \($0.stderr)" } ?? "error"
+        }
+        let ports = Array(41000..<41006)
+        let first = ports.map(get(from:))
+        #expect(Set(first) == ["V12", "V13", "V14"], "first answers \(first)")
+        let toV13 = zip(ports, first).filter { $0.1 == "V13" }.map(\.0)
+        try #require(!toV13.isEmpty)
+
+        let master = runner.topology.master
+        let v13 = runner.topology.realServers[1]
+        try "web2 V13 changed\n".write(toFile: "\(runner.stateDirectory)/V13/www/index.html", atomically: true, encoding: .utf8)
+        let removed = waitUntil(timeout: CheckerBounds.removal) {
+            runner.lvsLog(master).contains("Removing service [\(v13.address)]:tcp:80 from VS [\(LabTopology.vip)]:tcp:80")
+        }
+        try #require(removed, Comment(rawValue: log.text + runner.lvsLog(master)))
+        let again = toV13.map(get(from:))
+        #expect(again.allSatisfy { $0 == "V12" || $0 == "V14" }, "ports \(toV13) answered by \(again) after V13 left the pool")
+    }
+
     @Test func downAfterACrashedUpRemovesEverything() throws {
         let prefix = "vgt2"
         forceDown(prefix)

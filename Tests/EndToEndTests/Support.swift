@@ -117,13 +117,16 @@ func forceDown(_ prefix: String) {
     LabRunner(prefix: prefix, vigil: vigilBinaryPath, log: { _ in }).down()
 }
 
-/// keepalived's HTTP_GET bounds from the checker issue, for the scenario's virtual server
-/// (`delay_loop 6`, `nb_get_retry 3`, `connect_timeout 3`): a failing server leaves the pool
-/// within delay_loop × (retry + 1) + connect_timeout and returns within one delay_loop. The
-/// measurement adds the time to notice the log line (polled every 20 ms) and the check itself.
+/// keepalived's HTTP_GET bounds from the checker issue, for the scenario's virtual server: a
+/// failing server leaves the pool within delay_loop × (retry + 1) + connect_timeout and returns
+/// within one delay_loop. `delay_loop 6`, `connect_timeout 3` (a virtual-server default for its
+/// checkers); `retry` is HTTP_GET's default, 1: the seed's `nb_get_retry 3` sits at the
+/// virtual_server level, where keepalived 2.2.7 rejects it (`keepalived -t`: "Unknown keyword
+/// 'nb_get_retry'") and so does Vigil. The measurement adds the time to notice the log line
+/// (polled every 20 ms) and the check itself.
 enum CheckerBounds {
     static let delayLoop = 6.0
-    static let retry = 3.0
+    static let retry = 1.0
     static let connectTimeout = 3.0
     static let observation = 0.5
     static var removal: Double { delayLoop * (retry + 1) + connectTimeout + observation }
