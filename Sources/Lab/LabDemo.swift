@@ -95,11 +95,11 @@ public struct LabReport: Codable, Sendable {
     public var afterPreemptionFailed = 0
 
     // digest
-    /// From the page change to the master's `Removing service` line.
+    /// From the page change until V13 stopped getting requests (three answers in a row without it).
     public var removalSeconds: Double?
     public var duringRemoval: [String] = []
     public var duringRemovalFailed = 0
-    /// From the restore to the master's `Adding service` line.
+    /// From the restore until V13 answered again.
     public var returnSeconds: Double?
     public var afterReturn: [String] = []
     public var afterReturnFailed = 0
@@ -311,28 +311,54 @@ public final class LabDemo: @unchecked Sendable {
         check(exact(r, 9), "requests rotate over the three servers through V11")
     }
 
+    /// Requests one at a time until the last `window` answers satisfy `done`; the time that
+    /// took, or nil after `seconds`.
+    func untilAnswers(window: Int, within seconds: Double, _ done: ([String]) -> Bool) -> Double? {
+        let start = Date()
+        var last: [String] = []
+        while Date().timeIntervalSince(start) < seconds {
+            if case .success(let body) = HTTPProbe.get(LabTopology.vip, timeout: 1, namespace: t.client.namespace) {
+                last.append(serverNames([body])[0])
+            } else {
+                last.append("failed")
+            }
+            if last.count > window { last.removeFirst() }
+            if last.count == window && done(last) { return Date().timeIntervalSince(start) }
+            usleep(20_000)
+        }
+        return nil
+    }
+
     func digest(master: LabTopology.Host) {
         let rs13 = t.realServers[1]
         say("Step 5: V13's page changes, so its MD5 no longer matches the configured digest")
         let page = "\(runner.stateDirectory)/\(rs13.name)/www/index.html"
         let original = (try? String(contentsOfFile: page, encoding: .utf8)) ?? t.page(of: rs13)
-        try? "web2 V13 changed\n".write(toFile: page, atomically: true, encoding: .utf8)
         let changeLog = runner.lvsLog(master).utf8.count
         let changedAt = Date()
-        let removed = waitFor(40) { contains(runner.lvsLog(master), "Removing service [\(rs13.address)]:tcp:80 from VS [\(LabTopology.vip)]:tcp:80", after: changeLog) }
-        if removed { report.removalSeconds = Date().timeIntervalSince(changedAt) }
-        check(removed, String(format: "V11 logged 'Removing service [%@]:tcp:80 from VS [%@]:tcp:80' after %.1f s (delay_loop 6, then the retries)", rs13.address.description, LabTopology.vip.description, Date().timeIntervalSince(changedAt)))
+        try? "web2 V13 changed\n".write(toFile: page, atomically: true, encoding: .utf8)
+        let removedLine = "Removing service [\(rs13.address)]:tcp:80 from VS [\(LabTopology.vip)]:tcp:80"
+        let logged = waitFor(40) { contains(runner.lvsLog(master), removedLine, after: changeLog) }
+        check(logged, String(format: "V11 logged '%@' after %.1f s", removedLine, Date().timeIntervalSince(changedAt)))
+        // Round robin over three servers puts V13 in every three consecutive answers while it
+        // is in the pool: three answers without it mean the data plane has dropped it.
+        let out = untilAnswers(window: 3, within: 40 - Date().timeIntervalSince(changedAt)) { !$0.contains("V13") && !$0.contains("failed") }
+        if out != nil { report.removalSeconds = Date().timeIntervalSince(changedAt) }
+        check(out != nil, String(format: "V13 gets no more requests %.1f s after the change (delay_loop 6, connect_timeout 3, one retry 3 s later)", report.removalSeconds ?? -1))
         var r = requests(10)
         report.duringRemoval = r.names
         report.duringRemovalFailed = r.failed
         check(r.failed == 0 && Set(r.names) == ["V12", "V14"], "requests now rotate over V12 and V14 only")
         say("restoring V13's page")
-        try? original.write(toFile: page, atomically: true, encoding: .utf8)
         let restoreLog = runner.lvsLog(master).utf8.count
         let restoredAt = Date()
-        let added = waitFor(15) { contains(runner.lvsLog(master), "Adding service [\(rs13.address)]:tcp:80 to VS [\(LabTopology.vip)]:tcp:80", after: restoreLog) }
-        if added { report.returnSeconds = Date().timeIntervalSince(restoredAt) }
-        check(added, String(format: "V11 logged 'Adding service [%@]:tcp:80 to VS' after %.1f s (within one delay_loop)", rs13.address.description, Date().timeIntervalSince(restoredAt)))
+        try? original.write(toFile: page, atomically: true, encoding: .utf8)
+        let addedLine = "Adding service [\(rs13.address)]:tcp:80 to VS [\(LabTopology.vip)]:tcp:80"
+        let added = waitFor(15) { contains(runner.lvsLog(master), addedLine, after: restoreLog) }
+        check(added, String(format: "V11 logged '%@' after %.1f s", addedLine, Date().timeIntervalSince(restoredAt)))
+        let back = untilAnswers(window: 1, within: 15 - Date().timeIntervalSince(restoredAt)) { $0 == ["V13"] }
+        if back != nil { report.returnSeconds = Date().timeIntervalSince(restoredAt) }
+        check(back != nil, String(format: "V13 answers again %.1f s after the restore (within one delay_loop)", report.returnSeconds ?? -1))
         r = requests(30)
         report.afterReturn = r.names
         report.afterReturnFailed = r.failed

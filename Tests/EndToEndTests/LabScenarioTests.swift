@@ -75,10 +75,11 @@ struct LabScenarioTests {
         let runner = makeRunner(prefix: prefix, buffer: log)
         try runner.up()
         let client = runner.topology.client.namespace
-        // HTTP/1.0: the server closes first, so the client's port is free again at once.
-        func get(from port: Int) -> String {
-            let r = try? runCommand(["ip", "netns", "exec", client, "curl", "-0", "-sS", "--max-time", "2", "--local-port", "\(port)", "http://\(LabTopology.vip)/"])
-            return r.map { $0.status == 0 ? serverNames([$0.stdout]).first ?? "?" : "error: \($0.stderr)" } ?? "error"
+        func get(from port: Int?) -> String {
+            switch HTTPProbe.get(LabTopology.vip, timeout: 2, namespace: client, sourcePort: port.map { UInt16($0) }) {
+            case .success(let body): return serverNames([body])[0]
+            case .failure(let e): return "error: \(e)"
+            }
         }
         let ports = Array(41000..<41006)
         let first = ports.map(get(from:))
@@ -93,6 +94,14 @@ struct LabScenarioTests {
             runner.lvsLog(master).contains("Removing service [\(v13.address)]:tcp:80 from VS [\(LabTopology.vip)]:tcp:80")
         }
         try #require(removed, Comment(rawValue: log.text + runner.lvsLog(master)))
+        // The log line comes first, the data plane a moment later: wait until fresh ports no
+        // longer reach V13 (round robin over three puts it in any three answers in a row).
+        var recent: [String] = []
+        let applied = waitUntil(timeout: 5) {
+            recent = Array((recent + [get(from: nil)]).suffix(3))
+            return recent.count == 3 && recent.allSatisfy { $0 == "V12" || $0 == "V14" }
+        }
+        try #require(applied, "fresh connections still reach V13: \(recent)")
         let again = toV13.map(get(from:))
         #expect(again.allSatisfy { $0 == "V12" || $0 == "V14" }, "ports \(toV13) answered by \(again) after V13 left the pool")
     }
