@@ -517,6 +517,9 @@ extension LabRunner {
         guard vipHolders().map(\.name) == [topology.master.name] else {
             throw LabFailure(step: "waiting for V11 to become master", detail: "the VIP is on \(vipHolders().map(\.name)); see \(logPath(topology.master))")
         }
+        // The directors write their status once a second: a `lab status` right after `lab up`
+        // should already show V11 as master.
+        usleep(1_100_000)
         log("V11 is MASTER and holds \(LabTopology.vip); lab is up (state in \(stateDirectory))")
     }
 
