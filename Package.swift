@@ -99,6 +99,8 @@ let package = Package(
         .testTarget(name: "VirtualServerCoreTests", dependencies: ["VirtualServerCore", "DataPlane", "NetCore"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "KeepalivedConfig", "VirtualServerCore", "DataPlane", "NetCore", "Lab"]),
         .testTarget(name: "LabTests", dependencies: ["Lab", "NetCore"]),
+        // The reference scenario end to end: `vigil lab` (nftables), with keepalived, in the IPVS guest.
+        .testTarget(name: "EndToEndTests", dependencies: ["Lab", "TestSupport", "NetCore"]),
         .testTarget(
             name: "KeepalivedConfigTests",
             dependencies: ["KeepalivedConfig", "NetCore"],

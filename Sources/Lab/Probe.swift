@@ -14,8 +14,12 @@ public enum HTTPProbe {
         public var description: String
     }
 
-    /// GETs `path` from `address:port` within `timeout` seconds; returns the body.
-    public static func get(_ address: IPv4Address, port: UInt16 = 80, path: String = "/", timeout: Double = 1, namespace: String?) -> Result<String, Failure> {
+    /// GETs `path` from `address:port` within `timeout` seconds; returns the body. With
+    /// `sourcePort`, the request leaves from that client port (the server closes first, so the
+    /// port is free again at once).
+    public static func get(
+        _ address: IPv4Address, port: UInt16 = 80, path: String = "/", timeout: Double = 1, namespace: String?, sourcePort: UInt16? = nil
+    ) -> Result<String, Failure> {
         let fd: Int32
         do {
             let make = { socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
@@ -26,6 +30,17 @@ public enum HTTPProbe {
         guard fd >= 0 else { return .failure(Failure(description: "socket: \(String(cString: strerror(errno)))")) }
         defer { close(fd) }
         let deadline = Date().addingTimeInterval(timeout)
+        if let sourcePort {
+            var one: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+            var local = sockaddr_in()
+            local.sin_family = sa_family_t(AF_INET)
+            local.sin_port = sourcePort.bigEndian
+            let bound = withUnsafePointer(to: &local) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound != 0 { return .failure(Failure(description: "bind to port \(sourcePort): \(String(cString: strerror(errno)))")) }
+        }
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_port = port.bigEndian
