@@ -36,6 +36,7 @@ extension Daemon {
         o.notifyFIFO = plan.notifyFIFO
         o.scripts = plan.scripts
         o.trackFiles = plan.trackFiles
+        o.trackProcesses = plan.trackProcesses
         return o
     }
 

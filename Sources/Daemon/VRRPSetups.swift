@@ -18,6 +18,7 @@ public struct VRRPPlan: Sendable {
     public var syncGroups: [SyncGroupSetup] = []
     public var scripts: [VRRPScriptConfig] = []
     public var trackFiles: [TrackFileConfig] = []
+    public var trackProcesses: [TrackProcessConfig] = []
     public var scriptUser: VRRP.ScriptUser?
     public var notifyFIFO: String?
     /// Things the configuration asks for that Vigil's VRRP does not do yet, to be logged.
@@ -55,6 +56,15 @@ public enum VRRPSetups {
             plan.trackFiles.append(TrackFileConfig(name: f.name, path: path))
         }
 
+        let usedProcesses = Set(config.instances.flatMap { $0.trackProcesses.map(\.name) })
+        for t in config.trackProcesses where usedProcesses.contains(t.name) && !t.process.isEmpty {
+            let match: ProcessTrackRule.ParamMatch = t.paramMatch == "partial" ? .partial : t.paramMatch == "initial" ? .initial : .exact
+            var tp = TrackProcessConfig(rule: ProcessTrackRule(
+                name: t.name, process: t.process, paramMatch: match, fullCommand: t.fullCommand,
+                quorum: t.quorum ?? 1, quorumMax: t.quorumMax))
+            if let d = t.delay, d > .zero { tp.interval = min(tp.interval, d) }
+            plan.trackProcesses.append(tp)
+        }
         for inst in config.instances {
             plan.instances.append(try setup(inst, config: config, primaryAddress: primaryAddress, unsupported: &plan.unsupported))
         }
@@ -134,7 +144,11 @@ public enum VRRPSetups {
                 let (w, r) = fileWeights[t.name] ?? (1, false)
                 return Tracker(name: t.name, kind: .file, weight: t.weight ?? w, reverse: t.weight != nil ? t.reverse : r)
             }
-        if !inst.trackProcesses.isEmpty { unsupported.append("(\(name)) track_process is not supported yet; its processes are ignored") }
+        let processWeights = Dictionary(config.trackProcesses.map { ($0.name, ($0.weight ?? 0, $0.weightReverse)) }, uniquingKeysWith: { a, _ in a })
+        c.trackers += inst.trackProcesses.map { t in
+            let (w, r) = processWeights[t.name] ?? (0, false)
+            return Tracker(name: t.name, kind: .process, weight: t.weight ?? w, reverse: t.weight != nil ? t.reverse : r)
+        }
         if !inst.trackBFD.isEmpty { unsupported.append("(\(name)) track_bfd is not supported yet") }
 
         let vips = (inst.virtualAddresses + inst.excludedAddresses).map { v in

@@ -188,7 +188,10 @@ enum Schema {
 
         add(.vrrpScript, "script interval timeout weight rise fall user init_fail")
         add(.trackFile, "file weight init_file")
-        add(.trackProcess, "process param_match weight quorum quorum_max fork_delay terminate_delay delay full_command")
+        add(.trackProcess, "process param_match weight quorum quorum_max delay full_command")
+        // Vigil polls /proc once a second rather than following the proc connector, so these
+        // event delays have nothing to act on yet.
+        add(.trackProcess, "fork_delay terminate_delay", .recognised)
         add(.garpGroup, "garp_interval gna_interval interface")
         block(.garpGroup, "interfaces", .list)
         block(.trackGroup, "group", .list)

@@ -328,6 +328,8 @@ public final class LabRunner: @unchecked Sendable {
             _ = try? run(["ip", "netns", "del", ns])
         }
         try? FileManager.default.removeItem(atPath: stateDirectory)
+        // Removal is over: the same runner may bring the lab up again (tests clean up first).
+        stopLock.withLock { stopped = false }
     }
 
     /// Waits until `pid` (started at `startTime`) has ended; false if it still runs after `seconds`.

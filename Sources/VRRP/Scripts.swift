@@ -1,6 +1,7 @@
 import CVigilShims
 import Foundation
 import SysCore
+import VRRPCore
 
 #if canImport(Glibc)
 import Glibc
@@ -192,6 +193,28 @@ public struct TrackFileConfig: Hashable, Sendable {
             if c.isNumber || (s.isEmpty && (c == "-" || c == "+")) { s.append(c) } else { break }
         }
         return Int(s) ?? 0
+    }
+}
+
+/// A `vrrp_track_process` block: the rule plus how often /proc is read. keepalived follows the
+/// kernel's proc connector; Vigil reads /proc every `interval` (default 1 s).
+public struct TrackProcessConfig: Hashable, Sendable {
+    public var rule: ProcessTrackRule
+    public var interval: Duration = .seconds(1)
+
+    public init(rule: ProcessTrackRule) { self.rule = rule }
+
+    /// Every process of this host's PID namespace, from /proc (`comm` and `cmdline`).
+    public static func processes(procRoot: String = "/proc") -> [ProcessTrackRule.Process] {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: procRoot) else { return [] }
+        var out: [ProcessTrackRule.Process] = []
+        for e in entries where e.first?.isNumber == true {
+            guard let comm = try? String(contentsOfFile: "\(procRoot)/\(e)/comm", encoding: .utf8) else { continue }
+            let raw = FileManager.default.contents(atPath: "\(procRoot)/\(e)/cmdline") ?? Data()
+            let argv = raw.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+            out.append(.init(comm: comm.trimmingCharacters(in: .newlines), argv: argv.last == "" ? Array(argv.dropLast()) : argv))
+        }
+        return out
     }
 }
 

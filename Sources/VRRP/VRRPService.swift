@@ -71,6 +71,7 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
         public var scriptTimeout: Duration = .seconds(10)
         public var scripts: [VRRPScriptConfig] = []
         public var trackFiles: [TrackFileConfig] = []
+        public var trackProcesses: [TrackProcessConfig] = []
         public init() {}
     }
 
@@ -475,9 +476,29 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                         }
                     }
                 }
+                func startTrackProcess(_ t: TrackProcessConfig) {
+                    let key = "process:\(t.rule.name)"
+                    let gen = trackerGenerations.withLock { g -> Int in
+                        g[key, default: 0] += 1
+                        return g[key]!
+                    }
+                    group.addTask { [logger, self] in
+                        var last: TrackerStatus?
+                        while !Task.isCancelled && self.trackerGenerations.withLock({ $0[key] }) == gen {
+                            let s = t.rule.status(in: TrackProcessConfig.processes())
+                            if s != last {
+                                if last != nil { logger.info("Process \(t.rule.name) \(s == .up ? "is now running" : "is no longer running")") }
+                                last = s
+                                cont.yield(.event(instance: nil, .tracker(t.rule.name, s)))
+                            }
+                            do { try await clock.sleep(for: t.interval) } catch { return }
+                        }
+                    }
+                }
                 func stopTracker(_ key: String) { trackerGenerations.withLock { $0[key, default: 0] += 1 } }
                 for s in options.scripts { startScript(s, announce: false) }
                 for f in options.trackFiles { startTrackFile(f) }
+                for t in options.trackProcesses { startTrackProcess(t) }
 
                 // Interface state (instance interface → FAULT, track_interface → tracker) from
                 // rtnetlink link events; the initial state comes from SIOCGIFFLAGS.
@@ -585,6 +606,10 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                         let newFiles = Dictionary(o.trackFiles.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
                         for (name, _) in oldFiles where newFiles[name] == nil { stopTracker("file:\(name)") }
                         for f in o.trackFiles where oldFiles[f.name] != f { startTrackFile(f) }
+                        let oldProcs = Dictionary(options.trackProcesses.map { ($0.rule.name, $0) }, uniquingKeysWith: { a, _ in a })
+                        let newProcs = Dictionary(o.trackProcesses.map { ($0.rule.name, $0) }, uniquingKeysWith: { a, _ in a })
+                        for (name, _) in oldProcs where newProcs[name] == nil { stopTracker("process:\(name)") }
+                        for t in o.trackProcesses where oldProcs[t.rule.name] != t { startTrackProcess(t) }
                         if o.notifyFIFO != options.notifyFIFO {
                             fifo?.close()
                             fifo = openFIFO(o.notifyFIFO)

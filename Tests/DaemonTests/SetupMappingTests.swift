@@ -136,3 +136,35 @@ import VRRPCore
         #expect(Daemon.dataPlaneInterface(config) == "eth0")
     }
 }
+
+@Suite struct TrackProcessMappingTests {
+    @Test func vrrpTrackProcessBecomesATrackerAndAPoller() throws {
+        let text = """
+            vrrp_track_process web {
+                process nginx
+                weight -40
+                quorum 2
+            }
+            vrrp_instance VI {
+                interface eth0
+                virtual_router_id 9
+                priority 120
+                track_process {
+                    web
+                }
+                virtual_ipaddress {
+                    10.0.0.100
+                }
+            }
+            """
+        let plan = try VRRPSetups.plan(from: ConfigLoader.load(text: text).config) { _, _ in IPAddress("10.0.0.1") }
+        #expect(plan.instances[0].config.trackers == [Tracker(name: "web", kind: .process, weight: -40)])
+        #expect(plan.trackProcesses.map(\.rule) == [ProcessTrackRule(name: "web", process: ["nginx"], quorum: 2)])
+        #expect(!plan.unsupported.contains { $0.contains("track_process") })
+    }
+
+    @Test func thisHostsProcessesAreRead() {
+        // The test runner itself is a process of this host.
+        #expect(!TrackProcessConfig.processes().isEmpty)
+    }
+}

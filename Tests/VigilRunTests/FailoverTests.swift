@@ -320,6 +320,39 @@ struct VigilRunTrackingTests {
     }
 }
 
+extension VigilRunTrackingTests {
+    /// `vrrp_track_process`: the tracked process ends, the priority drops by its weight and the
+    /// other director takes over.
+    @Test func endedTrackedProcessHandsOver() async throws {
+        let lab = try RunLab()
+        defer { lab.teardown() }
+        // A process with a name of its own: a copy of sleep, so comm is "vgtrackedproc".
+        let exe = "\(lab.dir)/vgtrackedproc"
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: exe)
+        let tracked = Process()
+        tracked.executableURL = URL(fileURLWithPath: exe)
+        tracked.arguments = ["600"]
+        try tracked.run()
+        defer { if tracked.isRunning { kill(tracked.processIdentifier, SIGKILL); tracked.waitUntilExit() } }
+        let high = try seedConfig("keepalived-V11-master.conf")
+            .replacingOccurrences(of: "vrrp_instance LVSha", with: "vrrp_track_process web {\n    process vgtrackedproc\n    weight -60\n}\n\nvrrp_instance LVSha")
+            .replacingOccurrences(of: "    priority 150\n", with: "    priority 150\n    track_process {\n        web\n    }\n")
+        let d2 = try lab.director(.vigil, lab.d2, "d2", config: try seedConfig("keepalived-V15-backup.conf"))
+        let d1 = try lab.director(.vigil, lab.d1, "d1", config: high)
+        try await d2.start()
+        try await d1.start()
+        #expect(await poll(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") })
+        await pause(1.2)
+        kill(tracked.processIdentifier, SIGKILL)
+        tracked.waitUntilExit()
+        // /proc is read once a second, then d2 (100) outranks d1 (90) after its master-down interval.
+        let t = await lab.measure(timeout: 8) { lab.hasAddress(lab.d2, "192.168.0.21") && !lab.hasAddress(lab.d1, "192.168.0.21") }
+        #expect(t != nil && t! < 1 + 3.61 + 1.5, "\(d1.log)\n\(d2.log)")
+        #expect(d1.log.contains("Process web is no longer running"))
+        #expect(d1.log.contains("(LVSha) Changing effective priority from 150 to 90"))
+    }
+}
+
 /// Vigil (through `vigil run`) against Debian's keepalived 2.2.7, both ways round.
 @Suite(.serialized, .enabled(if: isRoot && socatInstalled && keepalivedInstalled))
 struct VigilRunInteropTests {
