@@ -15,7 +15,7 @@ public final class DirectRoutingLab: @unchecked Sendable {
     public let lab: NetnsLab
     public let bridge: String, client: String, director: String
     public private(set) var realServers: [String] = []
-    let workDir: String
+    public let workDir: String
     public static let vip = "10.77.0.21"
     public static let front = ["10.77.0.12", "10.77.0.13", "10.77.0.14"]
     public static let back = ["10.78.0.12", "10.78.0.13", "10.78.0.14"]
@@ -45,6 +45,8 @@ public final class DirectRoutingLab: @unchecked Sendable {
             sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.send_redirects=0 net.ipv4.conf.eth0.send_redirects=0
             ip addr add \(Self.vip)/32 dev eth0
             """)
+        // A small receive buffer keeps long downloads' ACK stream flowing through the director.
+        try lab.sh(client, "sysctl -qw net.ipv4.tcp_rmem='4096 65536 131072'")
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
         for i in 1...3 {
             let ns = try lab.addNamespace("rs\(i)")
@@ -62,18 +64,20 @@ public final class DirectRoutingLab: @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: "\(d)/www", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             try FileManager.default.createDirectory(atPath: "\(d)/tmp", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             try "rs\(i)\n".write(toFile: "\(d)/www/index.html", atomically: true, encoding: .utf8)
-            try lab.sh(nil, "chmod -R a+rX \(d)")
+            try lab.sh(nil, "truncate -s 3M \(d)/www/mid.bin && chmod -R a+rX \(d)")
             let conf = """
                 worker_processes 1;
                 pid \(d)/nginx.pid;
                 error_log \(d)/error.log warn;
-                events { worker_connections 1024; }
+                events { worker_connections 4096; }
                 http {
-                  access_log off;
+                  access_log off; sendfile on; tcp_nopush on;
+                  keepalive_timeout 65; keepalive_requests 1000;
                   client_body_temp_path \(d)/tmp/cb; proxy_temp_path \(d)/tmp/px; fastcgi_temp_path \(d)/tmp/fc;
                   uwsgi_temp_path \(d)/tmp/uw; scgi_temp_path \(d)/tmp/sc;
                   default_type text/plain;
-                  server { listen 80 reuseport; listen 8080 reuseport; root \(d)/www; }
+                  server { listen 80 reuseport; listen 8080 reuseport; root \(d)/www;
+                           location /slow/ { alias \(d)/www/; limit_rate 1m; } }
                 }
                 """
             try conf.write(toFile: "\(d)/nginx.conf", atomically: true, encoding: .utf8)
