@@ -193,3 +193,15 @@ public var sharedDirectory: String? {
     }
     return FileManager.default.fileExists(atPath: "/work/shared/DESIGN.md") ? "/work/shared" : nil
 }
+
+/// `tools/ipvs-vm` of the shared material, when it is there and executable.
+public var ipvsVMPath: String? {
+    guard let dir = sharedDirectory else { return nil }
+    let p = dir + "/tools/ipvs-vm"
+    return FileManager.default.isExecutableFile(atPath: p) ? p : nil
+}
+
+/// True when a test can boot the IPVS guest: root, qemu and `ipvs-vm` present.
+public var ipvsVMAvailable: Bool {
+    ipvsVMPath != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-system-x86_64") && isRoot
+}

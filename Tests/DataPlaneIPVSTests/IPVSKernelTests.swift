@@ -10,14 +10,10 @@ import TestSupport
 /// the built `ipvs-probe` (which programs and reads IPVS only through `IPVSBackend`) next to
 /// Debian's ipvsadm 1.31, and each side checks the other (reference/ipvs.md §3.2, §4).
 enum KernelLab {
-    static var vmPath: String? {
-        guard let dir = sharedDirectory else { return nil }
-        let p = dir + "/tools/ipvs-vm"
-        return FileManager.default.isExecutableFile(atPath: p) ? p : nil
-    }
+    static var vmPath: String? { ipvsVMPath }
 
     static var available: Bool {
-        vmPath != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-system-x86_64") && isRoot
+        ipvsVMAvailable
     }
 
     /// `.build/debug/ipvs-probe`, resolved (ipvs-vm copies the real file, not the symlink).

@@ -9,14 +9,10 @@ import TestSupport
 /// (b) `vigil run --dataplane ipvs` forwards for real in namespaces inside the guest: DR, NAT
 ///     and TUN, 30 requests → 10 per real server each time.
 enum Guest {
-    static var vmPath: String? {
-        guard let dir = sharedDirectory else { return nil }
-        let p = dir + "/tools/ipvs-vm"
-        return FileManager.default.isExecutableFile(atPath: p) ? p : nil
-    }
+    static var vmPath: String? { ipvsVMPath }
 
     static var available: Bool {
-        vmPath != nil && FileManager.default.isExecutableFile(atPath: "/usr/bin/qemu-system-x86_64") && isRoot
+        ipvsVMAvailable
             && FileManager.default.isExecutableFile(atPath: vigilBinaryPath)
     }
 
