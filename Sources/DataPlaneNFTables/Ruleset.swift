@@ -484,6 +484,12 @@ struct ServiceContext {
             disp["0x" + hex8(mk)] = "goto \(name)"
         }
         t.maps.append(NFTMapSpec(name: "disp_\(sid)", declaration: "type mark : verdict;", elements: disp))
+        // Servers that take no new connections (weight 0, or removed and draining), each mapped
+        // to itself: a SYN whose port's old entry names one of them is scheduled afresh.
+        var quiet: [String: String] = [:]
+        for d in svc.destinations where d.weight == 0 { quiet[mark(d)] = mark(d) }
+        for d in drains { quiet["0x" + hex8(d.mark)] = "0x" + hex8(d.mark) }
+        t.maps.append(NFTMapSpec(name: "quiet_\(sid)", declaration: "type mark : mark;", elements: quiet))
 
         // pick: flows without state.
         var pick: [String] = []
@@ -531,11 +537,23 @@ struct ServiceContext {
         // service counter per packet: service totals are the sums of the server counters.
         let refresh = "update @conn_\(sid) { \(connKey) timeout \(timeout)s : meta mark }"
         let refreshPersist = persistent ? " update @pers_\(sid) { \(persistKey) timeout \(pt)s : meta mark }" : ""
-        var rules = [
-            "meta mark set 0 comment \"\(Comment.service(svc))\"",
-            "meta mark set \(connKey) map @conn_\(sid) \(refresh)\(refreshPersist) meta mark vmap @disp_\(sid)",
-        ]
-        if persistent { rules.append("meta mark 0 meta mark set \(persistKey) map @pers_\(sid)") }
+        var rules = ["meta mark set 0 comment \"\(Comment.service(svc))\""]
+        // A SYN on a port whose entry names a server that takes no new connections opens a new
+        // connection (the client reused the port): delete the entry so the SYN is scheduled
+        // like any new flow, as IPVS reschedules it (conn_reuse_mode, expire_nodest_conn).
+        // `update` alone would keep the old server (nft-dataplane.md §4.2). The recent-flows map
+        // loses it too, so connection sync sends the new server, not the old one.
+        if proto != .udp {
+            rules.append("tcp flags & (syn|ack) == syn meta mark set \(connKey) map @conn_\(sid) meta mark set meta mark map @quiet_\(sid) delete @conn_\(sid) { \(connKey) : meta mark } delete @new_\(sid) { \(connKey) : meta mark } meta mark set 0")
+        }
+        rules.append("meta mark set \(connKey) map @conn_\(sid) \(refresh)\(refreshPersist) meta mark vmap @disp_\(sid)")
+        if persistent {
+            rules.append("meta mark 0 meta mark set \(persistKey) map @pers_\(sid)")
+            // The same for a persistence template: a new flow never follows it to such a server.
+            for m in newFlowMatches {
+                rules.append("\(m)meta mark set meta mark map @quiet_\(sid) delete @pers_\(sid) { \(persistKey) : meta mark } meta mark set 0")
+            }
+        }
         rules += [
             "meta mark 0 jump pick_\(sid)",
             settings.missFallback || hashed ? "meta mark 0 drop" : "meta mark 0 accept",

@@ -90,8 +90,11 @@ public final class DirectRoutingLab: @unchecked Sendable {
     }
 
     /// One HTTP GET from the client; the body (`rsN`) or nil on failure.
-    public func get(_ url: String = "http://\(DirectRoutingLab.vip)/") -> String? {
-        guard let r = try? lab.run(client, ["curl", "-s", "-m", "3", url], timeout: 10), r.status == 0 else { return nil }
+    /// With `localPort`, the request leaves from that client port and asks the server to close
+    /// first, so the port is free again at once (no TIME_WAIT on the client).
+    public func get(_ url: String = "http://\(DirectRoutingLab.vip)/", localPort: UInt16? = nil) -> String? {
+        let port = localPort.map { ["--local-port", "\($0)", "-H", "Connection: close"] } ?? []
+        guard let r = try? lab.run(client, ["curl", "-s", "-m", "3"] + port + [url], timeout: 10), r.status == 0 else { return nil }
         return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 

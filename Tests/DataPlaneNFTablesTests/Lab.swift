@@ -27,7 +27,7 @@ final class DataPlaneLab: @unchecked Sendable {
     }
 
     /// One HTTP GET from the client; returns the body ("rsN") or nil on failure.
-    func get(_ url: String = "http://\(vip)/") -> String? { net.get(url) }
+    func get(_ url: String = "http://\(vip)/", localPort: UInt16? = nil) -> String? { net.get(url, localPort: localPort) }
 
     func teardown() { net.teardown() }
 }

@@ -127,6 +127,51 @@ struct NetworkTests {
         #expect(try await be.currentState().isEquivalent(to: DataPlaneState(services: [next])))
     }
 
+    /// A client reusing a source port opens a new connection: its SYN must not follow the port's
+    /// old map entry to a server that takes no new connections (IPVS reschedules such a SYN).
+    @Test func aReusedClientPortNeverReachesAQuiescedOrRemovedServer() async throws {
+        let lab = try DataPlaneLab("reuse")
+        defer { lab.teardown() }
+        let be = lab.backend()
+        let svc = service("rr")
+        try await be.apply(diff(desired: DataPlaneState(services: [svc]), actual: DataPlaneState()))
+        let ports: [UInt16] = Array(42000..<42006)
+        let first = ports.map { lab.get(localPort: $0) ?? "fail" }
+        #expect(perServer(first) == [2, 2, 2], "\(first)")
+        // The same ports again with nothing changed: the entries still hold (a retransmitted
+        // SYN must stay where the first one went).
+        #expect(ports.map { lab.get(localPort: $0) ?? "fail" } == first)
+
+        var next = svc
+        next.destinations[0].weight = 0
+        next.destinations.remove(at: 1)
+        try await be.apply(diff(desired: DataPlaneState(services: [next]), actual: try await be.currentState()))
+        let again = ports.map { lab.get(localPort: $0) ?? "fail" }
+        #expect(again == Array(repeating: "rs3", count: 6), "ports first answered by \(first), now by \(again)")
+        // Their new entries point at rs3 now.
+        let conns = try await be.connections().filter { ports.contains($0.client.port) }
+        #expect(conns.count == 6 && conns.allSatisfy { $0.destination?.address == IPAddress("10.77.0.14")! }, "\(conns)")
+    }
+
+    /// A persistence template naming a quiesced server does not send new connections there.
+    @Test func persistenceDoesNotFollowATemplateToAQuiescedServer() async throws {
+        let lab = try DataPlaneLab("perq")
+        defer { lab.teardown() }
+        let be = lab.backend()
+        var svc = service("rr")
+        svc.flags = .persistent
+        svc.persistenceTimeout = 300
+        svc.persistencePrefix = 32
+        try await be.apply(diff(desired: DataPlaneState(services: [svc]), actual: DataPlaneState()))
+        let first = try #require(lab.get())
+        var next = svc
+        let i = try #require(["rs1", "rs2", "rs3"].firstIndex(of: first))
+        next.destinations[i].weight = 0
+        try await be.apply(diff(desired: DataPlaneState(services: [next]), actual: try await be.currentState()))
+        let after = (0..<6).map { _ in lab.get() ?? "fail" }
+        #expect(!after.contains(first) && Set(after).count == 1 && after[0].hasPrefix("rs"), "persistent on \(first) before, then \(after)")
+    }
+
     @Test func updatesUnderLoadLoseNoRequest() async throws {
         let lab = try DataPlaneLab("wrk")
         defer { lab.teardown() }

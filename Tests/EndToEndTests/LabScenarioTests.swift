@@ -67,10 +67,7 @@ struct LabScenarioTests {
     /// A client port is reused sooner or later; a SYN from it starts a new connection, which
     /// must be scheduled among the servers in the pool, never sent to a removed one because an
     /// earlier connection from the same port went there (IPVS reschedules such a SYN too).
-    // Known bug, left open (issue 4): the nftables engine keeps a reused port's old map entry, so
-    // the new SYN follows it; nft 1.0.6 refuses `delete @map` in the packet path and `update`
-    // keeps old data. Enable this test with the fix.
-    @Test(.disabled("nftables engine: a SYN from a reused client port follows the port's old connection-map entry"))
+    @Test
     func newConnectionsFromAReusedPortNeverReachARemovedServer() throws {
         let prefix = "vgt9"
         forceDown(prefix)
