@@ -10,8 +10,25 @@ import Testing
 struct DataPlaneBenchmark {
     func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-    func wrk(_ lab: DataPlaneLab, script: String?, seconds: Int) throws -> (Double, String) {
-        var args = ["wrk", "-t3", "-c63", "-d\(seconds)s"]
+    struct WrkRun {
+        var rps: Double
+        var p50: Double  // ms
+        var p99: Double  // ms
+        var errors: String
+    }
+
+    /// wrk's latency percentiles ("50%    0.63ms") in milliseconds.
+    static func latency(_ text: String, _ pct: String) -> Double {
+        guard let line = text.split(separator: "\n").first(where: { $0.trimmingCharacters(in: .whitespaces).hasPrefix(pct) }),
+            let v = line.split(separator: " ", omittingEmptySubsequences: true).last
+        else { return 0 }
+        let units: [(String, Double)] = [("us", 0.001), ("ms", 1), ("s", 1000)]
+        for (u, f) in units where v.hasSuffix(u) { return (Double(v.dropLast(u.count)) ?? 0) * f }
+        return 0
+    }
+
+    func wrk(_ lab: DataPlaneLab, script: String?, seconds: Int) throws -> WrkRun {
+        var args = ["wrk", "-t3", "-c63", "-d\(seconds)s", "--latency"]
         if let script { args += ["-s", script] }
         // wrk connects to the URL's host once before setup(); point (a) at rs1.
         args.append(script == nil ? "http://\(lab.vip)/" : "http://10.77.0.12/")
@@ -21,7 +38,7 @@ struct DataPlaneBenchmark {
         var errs = ""
         for l in r.stdout.split(separator: "\n") where l.contains("Socket errors") || l.contains("Non-2xx") { errs += " " + l.trimmingCharacters(in: .whitespaces) }
         if rps == 0 { errs += " wrk failed: \(r.stdout) \(r.stderr)" }
-        return (rps, errs)
+        return WrkRun(rps: rps, p50: Self.latency(r.stdout, "50%"), p99: Self.latency(r.stdout, "99%"), errors: errs)
     }
 
     static let reference = """
@@ -42,8 +59,8 @@ struct DataPlaneBenchmark {
         """
 
     @Test func throughputAndUpdateTimes() async throws {
-        let seconds = Int(ProcessInfo.processInfo.environment["VIGIL_BENCH_SECONDS"] ?? "5") ?? 5
-        let rounds = Int(ProcessInfo.processInfo.environment["VIGIL_BENCH_ROUNDS"] ?? "3") ?? 3
+        let seconds = Int(ProcessInfo.processInfo.environment["VIGIL_BENCH_SECONDS"] ?? "8") ?? 8
+        let rounds = Int(ProcessInfo.processInfo.environment["VIGIL_BENCH_ROUNDS"] ?? "5") ?? 5
         let lab = try DataPlaneLab("bench")
         defer { lab.teardown() }
         let lua = "\(lab.dirTemp)/three.lua"
@@ -74,6 +91,7 @@ struct DataPlaneBenchmark {
         try lab.lab.spawn(lab.dir, ["haproxy", "-f", hap, "-db"], logPath: "\(lab.dirTemp)/haproxy.log")
         func clear() { _ = try? lab.lab.sh(lab.dir, "nft delete table netdev vigil; nft delete table inet vigil; nft delete table netdev ref; true") }
         var results: [String: [Double]] = [:]
+        var p50s: [String: [Double]] = [:], p99s: [String: [Double]] = [:]
         var notes: [String] = []
         for round in 0..<rounds {
             for mode in ["a", "b", "e", "c", "d"] {
@@ -92,18 +110,23 @@ struct DataPlaneBenchmark {
                 default: break
                 }
                 try await Task.sleep(for: .seconds(1))
-                let (rps, errs) = try wrk(lab, script: script, seconds: seconds)
-                results[mode, default: []].append(rps)
-                if !errs.isEmpty { notes.append("round \(round + 1) mode \(mode):\(errs)") }
+                let run = try wrk(lab, script: script, seconds: seconds)
+                results[mode, default: []].append(run.rps)
+                p50s[mode, default: []].append(run.p50)
+                p99s[mode, default: []].append(run.p99)
+                if !run.errors.isEmpty { notes.append("round \(round + 1) mode \(mode):\(run.errors)") }
             }
         }
         clear()
         let a = rounds == 0 ? 1 : median(results["a"]!)
-        var report = rounds == 0 ? "" : "| path | req/s median | runs | ratio to (a) |\n|---|---|---|---|\n"
+        var report = rounds == 0 ? "" : "| path | req/s median | runs | ratio to (a) | paired ratio (median of per-round) | p50 ms | p99 ms |\n|---|---|---|---|---|---|---|\n"
         let names = ["a": "(a) direct to 3 rs (wrk lua, no LB)", "b": "(b) vigil DR on nftables (rr)", "e": "(e) reference minimal DR ruleset (§2(b) + per-packet refresh), not Vigil", "c": "(c) vigil NAT on nftables (rr)", "d": "(d) HAProxy 2.6 TCP mode (roundrobin)"]
         for m in ["a", "b", "e", "c", "d"] where rounds > 0 {
             let med = median(results[m]!)
-            report += "| \(names[m]!) | \(Int(med)) | \(results[m]!.map { String(Int($0)) }.joined(separator: ", ")) | \(String(format: "%.2f", med / a)) |\n"
+            // Each round's ratio to the same round's (a): drift of the shared machine between
+            // rounds cancels out.
+            let paired = median(zip(results[m]!, results["a"]!).map { $0 / max($1, 1) })
+            report += "| \(names[m]!) | \(Int(med)) | \(results[m]!.map { String(Int($0)) }.joined(separator: ", ")) | \(String(format: "%.2f", med / a)) | \(String(format: "%.2f", paired)) | \(String(format: "%.2f", median(p50s[m]!))) | \(String(format: "%.2f", median(p99s[m]!))) |\n"
         }
         if results["d"]?.contains(0) ?? false { notes.append("haproxy log: " + ((try? String(contentsOfFile: "\(lab.dirTemp)/haproxy.log", encoding: .utf8)) ?? "")) }
         if !notes.isEmpty { report += "\nErrors reported by wrk: " + notes.joined(separator: "; ") + "\n" }
