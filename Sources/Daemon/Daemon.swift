@@ -8,6 +8,7 @@ import Logging
 import NetCore
 import VRRP
 import VRRPCore
+import VirtualServerCore
 import Synchronization
 
 /// Which kernel engine forwards packets (`--dataplane`).
@@ -50,6 +51,8 @@ public final class Daemon: Sendable {
     let statusStop = Mutex(false)
     /// Connection-map sync (nftables engine), once started.
     let connSync = Mutex<ConnSyncService?>(nil)
+    /// The LVS side, once a virtual server has started it.
+    let lvs = Mutex<LVSSide?>(nil)
 
     public init(options: DaemonOptions) throws {
         self.options = options
@@ -103,29 +106,12 @@ public final class Daemon: Sendable {
             logger.warning("No VRRP instance configured")
         }
 
-        var pool: PoolRuntime?
-        var checkerRuntime: CheckerRuntime?
-        var ipvsSync: Task<Void, Never>?
-        var haSuspend: HASuspendRuntime?
         if !options.vrrpOnly {
             let specs = PoolSpecs.virtualServers(from: config)
             if !specs.isEmpty {
                 do {
-                    guard let backend = try makeBackend(config) else { return 1 }
-                    let runtime = PoolRuntime(
-                        specs: specs, backend: backend, logger: logger,
-                        fifoPath: (config.global.lvsNotifyFifo ?? config.global.notifyFifo)?.path,
-                        scriptUser: config.global.scriptUser.flatMap { VRRP.ScriptUser(name: $0.user, group: $0.group) })
-                    try await runtime.start()
-                    pool = runtime
-                    let checkers = CheckerRuntime(pool: runtime, logger: logger)
-                    let ha = HASuspendRuntime(specs: specs, checkers: checkers, logger: logger)
-                    await ha.start()
-                    haSuspend = ha
-                    await checkers.start(HealthSpecs.plan(from: config))
-                    checkerRuntime = checkers
-                    _ = await startConnectionSync(config, backend: backend, vrrp: vrrp, pool: runtime)
-                    ipvsSync = runIPVSSyncDaemon(config, backend: backend, vrrp: vrrp)
+                    guard let side = try await startLVS(config, specs: specs, vrrp: vrrp) else { return 1 }
+                    lvs.withLock { $0 = side }
                 } catch {
                     logger.error("\(error)")
                     vrrp?.shutdown()
@@ -134,10 +120,6 @@ public final class Daemon: Sendable {
             }
         }
 
-        let poolRuntime = pool
-        let checkersRef = checkerRuntime
-        let ipvsSyncTask = ipvsSync
-        let haRef = haSuspend
         let signals = DaemonSignal.stream()
         let status: Int32 = await withTaskGroup(of: Int32.self) { group in
             if let vrrp {
@@ -153,7 +135,7 @@ public final class Daemon: Sendable {
             }
             if let path = options.statusFile {
                 group.addTask { [self] in
-                    await self.writeStatus(to: path, vrrp: vrrp, pool: poolRuntime)
+                    await self.writeStatus(to: path, vrrp: vrrp)
                     return 0
                 }
             }
@@ -169,7 +151,7 @@ public final class Daemon: Sendable {
                     logger.info("Reloading ...")
                     if let next = loadConfiguration() {
                         await reloadVRRP(vrrp, config: next)
-                        await reloadVirtualServers(next, pool: poolRuntime, checkers: checkersRef, haSuspend: haRef)
+                        await reloadVirtualServers(next, vrrp: vrrp)
                     } else {
                         logger.error("Reload failed: keeping the running configuration")
                     }
@@ -178,45 +160,73 @@ public final class Daemon: Sendable {
                 }
                 break
             }
-            await haRef?.stop()
-            await checkersRef?.stop()
+            let side = lvs.withLock { $0 }
+            await side?.haSuspend.stop()
+            await side?.checkers.stop()
             for await s in group { exit = max(exit, s) }
             connSync.withLock { $0 }?.stop()
-            ipvsSyncTask?.cancel()
-            await ipvsSyncTask?.value
-            await poolRuntime?.stop(release: true)
+            side?.ipvsSync?.cancel()
+            await side?.ipvsSync?.value
+            await side?.pool.stop(release: true)
             return exit
         }
         logger.info("Stopped Vigil v\(VigilVersionInfo.string)")
         return status
     }
 
+    /// Starts the LVS side: the data plane (logging which engine and why), the pool, ha_suspend,
+    /// the checkers and connection sync. Nil when the engine cannot be used at all.
+    func startLVS(_ config: KeepalivedConfiguration, specs: [VirtualServerSpec], vrrp: VRRPService<ContinuousClock>?) async throws -> LVSSide? {
+        guard let backend = try makeBackend(config) else { return nil }
+        let runtime = PoolRuntime(
+            specs: specs, backend: backend, logger: logger,
+            fifoPath: (config.global.lvsNotifyFifo ?? config.global.notifyFifo)?.path,
+            scriptUser: config.global.scriptUser.flatMap { VRRP.ScriptUser(name: $0.user, group: $0.group) })
+        try await runtime.start()
+        let checkers = CheckerRuntime(pool: runtime, logger: logger)
+        let ha = HASuspendRuntime(specs: specs, checkers: checkers, logger: logger)
+        await ha.start()
+        await checkers.start(HealthSpecs.plan(from: config))
+        _ = await startConnectionSync(config, backend: backend, vrrp: vrrp, pool: runtime)
+        let ipvsSync = runIPVSSyncDaemon(config, backend: backend, vrrp: vrrp)
+        return LVSSide(pool: runtime, checkers: checkers, haSuspend: ha, ipvsSync: ipvsSync)
+    }
+
     /// SIGHUP for the LVS side: the pool keeps the state of servers that stay (and their
-    /// connections); the checkers restart, failed servers' checkers starting down.
-    func reloadVirtualServers(_ config: KeepalivedConfiguration, pool: PoolRuntime?, checkers: CheckerRuntime?, haSuspend: HASuspendRuntime? = nil) async {
+    /// connections); the checkers restart, failed servers' checkers starting down. A reload that
+    /// brings the first virtual servers starts the LVS side, as keepalived starts its checker
+    /// process then.
+    func reloadVirtualServers(_ config: KeepalivedConfiguration, vrrp: VRRPService<ContinuousClock>?) async {
         guard !options.vrrpOnly else { return }
         let specs = PoolSpecs.virtualServers(from: config)
-        guard let pool else {
-            // The data plane and checkers start only with virtual servers; say so rather than
-            // silently ignoring the new ones.
-            if !specs.isEmpty {
-                logger.warning("Reload: the running configuration had no virtual server, so no data plane was started; restart Vigil to check and program the \(specs.count) new virtual service(s)")
+        guard let side = lvs.withLock({ $0 }) else {
+            guard !specs.isEmpty else { return }
+            logger.info("Reload: starting the data plane and checkers for \(specs.count) new virtual service(s)")
+            do {
+                if let side = try await startLVS(config, specs: specs, vrrp: vrrp) {
+                    lvs.withLock { $0 = side }
+                } else {
+                    logger.error("Reload: no data plane could be started; the new virtual services are not programmed")
+                }
+            } catch {
+                logger.error("Reload: \(error); the new virtual services are not programmed")
             }
             return
         }
-        await pool.reload(specs: specs)
-        await syncFollowsReload(pool: pool)
-        await haSuspend?.reload(specs: specs)
-        let down = Set(await pool.healthReportIDs().filter { !$0.alive }.map(\.id))
-        await checkers?.start(HealthSpecs.plan(from: config, down: down))
+        await side.pool.reload(specs: specs)
+        await syncFollowsReload(pool: side.pool)
+        await side.haSuspend.reload(specs: specs)
+        let down = Set(await side.pool.healthReportIDs().filter { !$0.alive }.map(\.id))
+        await side.checkers.start(HealthSpecs.plan(from: config, down: down))
     }
 
     /// Writes the status snapshot every second until stopped, then removes the file.
-    func writeStatus(to path: String, vrrp: VRRPService<ContinuousClock>?, pool: PoolRuntime?) async {
+    func writeStatus(to path: String, vrrp: VRRPService<ContinuousClock>?) async {
         let dir = (path as NSString).deletingLastPathComponent
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         var warned = false
         while !statusStop.withLock({ $0 }) {
+            let pool = lvs.withLock { $0 }?.pool
             var s = StatusSnapshot(version: VigilVersionInfo.string, pid: getpid(), configFile: options.configPath, updated: Date(), dataPlane: pool?.engineName)
             s.instances = (vrrp?.status() ?? []).map {
                 .init(name: $0.name, interface: $0.interface, vrid: Int($0.vrid), state: $0.state.rawValue,
@@ -304,4 +314,12 @@ actor NoDataPlane: LoadBalancerBackend {
     var state = DataPlaneState()
     func currentState() async throws -> DataPlaneState { state }
     func apply(_ changes: [DataPlaneChange]) async throws { state = try DataPlane.apply(changes, to: state) }
+}
+
+/// The LVS side of `vigil run`: data plane and pool, checkers, ha_suspend, IPVS sync daemon.
+struct LVSSide: Sendable {
+    var pool: PoolRuntime
+    var checkers: CheckerRuntime
+    var haSuspend: HASuspendRuntime
+    var ipvsSync: Task<Void, Never>?
 }

@@ -271,6 +271,67 @@ struct VigilRunReloadTests {
     }
 }
 
+extension VigilRunReloadTests {
+    /// keepalived starts its checker process when a reload brings the first virtual server;
+    /// Vigil starts its LVS side (data plane, pool, checkers) then too.
+    @Test func reloadThatAddsTheFirstVirtualServerStartsTheCheckers() async throws {
+        let lab = try RunLab()
+        defer { lab.teardown() }
+        let vrrpOnly = """
+            vrrp_instance VI_1 {
+                state MASTER
+                interface eth0
+                virtual_router_id 61
+                priority 150
+                advert_int 1
+                virtual_ipaddress {
+                    192.168.0.41
+                }
+            }
+
+            """
+        let d1 = try lab.director(.vigil, lab.d1, "d1", config: vrrpOnly)
+        d1.modeArguments = ["--dataplane", "none"]
+        try await d1.start()
+        #expect(await poll(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.41") })
+        #expect(!d1.log.contains("Data plane: none"), "no virtual server yet: \(d1.log)")
+
+        // d2's service on 8080 answers; nothing listens on the client's 8080.
+        let withServers = vrrpOnly + """
+            virtual_server 192.168.0.41 8080 {
+                delay_loop 1
+                lb_algo rr
+                lb_kind DR
+                protocol TCP
+                real_server 192.168.0.15 8080 {
+                    TCP_CHECK {
+                        connect_timeout 1
+                    }
+                }
+                real_server 192.168.0.10 8080 {
+                    TCP_CHECK {
+                        connect_timeout 1
+                        retry 0
+                    }
+                }
+            }
+
+            """
+        try withServers.write(toFile: d1.configPath, atomically: true, encoding: .utf8)
+        d1.reload()
+        #expect(await poll(timeout: 5) { d1.log.contains("Reload complete") }, "\(d1.log)")
+        #expect(d1.log.contains("Reload: starting the data plane and checkers for 1 new virtual service(s)"), "\(d1.log)")
+        #expect(d1.log.contains("Data plane: none"))
+        // The checker runs: the dead port is found down and leaves the pool.
+        #expect(await poll(timeout: 8) {
+            d1.log.contains("Removing service [192.168.0.10]:tcp:8080 from VS [192.168.0.41]:tcp:8080")
+        }, "\(d1.log)")
+        #expect(!d1.log.contains("Removing service [192.168.0.15]:tcp:8080"))
+        #expect(!d1.log.contains("error"), "the configuration is clean: \(d1.log)")
+        #expect(lab.hasAddress(lab.d1, "192.168.0.41"), "VRRP unaffected")
+    }
+}
+
 @Suite(.serialized, .enabled(if: isRoot && socatInstalled))
 struct VigilRunTrackingTests {
     @Test func trackedInterfaceDownMovesTheVIP() async throws {

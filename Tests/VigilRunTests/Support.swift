@@ -125,6 +125,8 @@ final class Director: @unchecked Sendable {
     var logFile: String { "\(lab.dir)/\(name).log" }
     var outFile: String { "\(lab.dir)/\(name).out" }
     var statusFile: String { "\(lab.dir)/\(name).status.json" }
+    /// `vigil run`'s mode: VRRP only, by default.
+    var modeArguments = ["-P", "--dataplane", "none"]
     private var starts = 0
 
     init(kind: Kind, lab: RunLab, ns: String, name: String, configPath: String) {
@@ -141,7 +143,7 @@ final class Director: @unchecked Sendable {
         case .vigil:
             process = try lab.lab.spawn(
                 ns,
-                [vigilBinaryPath, "run", "-f", configPath, "-P", "--dataplane", "none", "--log-file", logFile, "-p", pidFile,
+                [vigilBinaryPath, "run", "-f", configPath] + modeArguments + ["--log-file", logFile, "-p", pidFile,
                  "--status-file", statusFile],
                 logPath: "\(outFile).\(starts)")
         case .keepalived:
