@@ -348,7 +348,7 @@ extension VigilRunTrackingTests {
         // /proc is read once a second, then d2 (100) outranks d1 (90) after its master-down interval.
         let t = await lab.measure(timeout: 8) { lab.hasAddress(lab.d2, "192.168.0.21") && !lab.hasAddress(lab.d1, "192.168.0.21") }
         #expect(t != nil && t! < 1 + 3.61 + 1.5, "\(d1.log)\n\(d2.log)")
-        #expect(d1.log.contains("Process web is no longer running"))
+        #expect(d1.log.contains("Quorum lost for tracked process web"))
         #expect(d1.log.contains("(LVSha) Changing effective priority from 150 to 90"))
     }
 }
