@@ -62,7 +62,9 @@ public enum VRRPSetups {
             var tp = TrackProcessConfig(rule: ProcessTrackRule(
                 name: t.name, process: t.process, paramMatch: match, fullCommand: t.fullCommand,
                 quorum: t.quorum ?? 1, quorumMax: t.quorumMax))
-            if let d = t.delay, d > .zero { tp.interval = min(tp.interval, d) }
+            // `delay` already set both in the model (the last of the three keywords wins).
+            tp.forkDelay = t.forkDelay ?? .zero
+            tp.terminateDelay = t.terminateDelay ?? .zero
             plan.trackProcesses.append(tp)
         }
         for inst in config.instances {

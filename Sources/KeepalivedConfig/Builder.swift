@@ -53,6 +53,12 @@ struct Builder {
                 diags.error(.unexpectedBrace, node.openLoc ?? node.loc, "'\(kw)' does not take a block; the block is ignored")
             }
             switch spec.support {
+            case .acted, .deprecated:
+                if case .atMost(let max)? = spec.arity { extra(node, max: max, in: kind) }
+            case .recognised, .newer:
+                break
+            }
+            switch spec.support {
             case .acted:
                 body(&self, node, spec)
             case .recognised:
@@ -103,10 +109,24 @@ struct Builder {
         return nil
     }
 
-    mutating func extra(_ node: SyntaxNode, max: Int) {
-        if node.words.count > max + 1 {
-            diags.warning(.extraArgument, node.words[max + 1].loc, "extra arguments after '\(node.keyword)' are ignored")
+    /// Warns about words after the first `max` arguments: keepalived drops them without a word,
+    /// which hides mistakes such as two keywords on one line. `kind` is the block the statement
+    /// is in, to recognise a second keyword among the extra words.
+    mutating func extra(_ node: SyntaxNode, max: Int, in kind: BlockKind? = nil) {
+        guard node.words.count > max + 1 else { return }
+        let rest = node.words[(max + 1)...]
+        var shown = rest.map(\.text).joined(separator: " ")
+        if shown.count > 60 { shown = String(shown.prefix(59)) + "…" }
+        let first = rest.first!
+        let hint: String
+        if let kind, first.text != node.keyword, Schema.lookup(first.text, in: kind) != nil {
+            hint = "'\(first.text)' is a keyword of its own: each \(kind.displayName) keyword needs its own line (keepalived also ignores the rest of the line)"
+        } else if max == 0 {
+            hint = "'\(node.keyword)' takes no arguments"
+        } else {
+            hint = "'\(node.keyword)' takes at most \(max) argument\(max == 1 ? "" : "s")"
         }
+        diags.warning(.extraArgument, first.loc, "extra arguments after '\(node.keyword)' are ignored: '\(shown)'", hint: hint)
     }
 
     mutating func int(_ node: SyntaxNode, _ range: ClosedRange<Int>, _ i: Int = 1) -> Int? {
@@ -232,7 +252,8 @@ struct Builder {
     }
 
     mutating func name(_ node: SyntaxNode) -> String {
-        if node.words.count > 1 { extra(node, max: 1); return node.words[1].text }
+        // Extra words after the name are reported centrally (the block keyword's arity).
+        if node.words.count > 1 { return node.words[1].text }
         diags.error(.missingArgument, node.loc, "'\(node.keyword)' needs a name")
         return ""
     }

@@ -24,7 +24,6 @@ extension Builder {
             }
             config.trackGroups.append(g)
         case "vrrp_track_process":
-            unsupportedBlock(node, "process tracking")
             var p = TrackProcess(name: name(node))
             _ = each(kids, .trackProcess) { b, n, _ in
                 switch n.keyword {
@@ -35,7 +34,10 @@ extension Builder {
                 case "quorum_max": p.quorumMax = b.int(n, 0...65535)
                 case "fork_delay": p.forkDelay = b.timer(n)
                 case "terminate_delay": p.terminateDelay = b.timer(n)
-                case "delay": p.delay = b.timer(n)
+                case "delay":
+                    // keepalived: `delay` sets both, so the last of the three statements wins.
+                    p.delay = b.timer(n)
+                    if let d = p.delay { p.forkDelay = d; p.terminateDelay = d }
                 case "full_command": p.fullCommand = true
                 default: break
                 }
@@ -97,6 +99,7 @@ extension Builder {
                     default: diags.error(.invalidValue, n.words[2].loc, "fwmark: unknown family '\(n.words[2].text)'")
                     }
                 }
+                extra(n, max: 2)
                 g.entries.append(.fwmark(UInt32(v), family: fam))
                 continue
             }
@@ -188,14 +191,16 @@ extension Builder {
                     var fam: AddressFamily? = nil
                     if words.count >= 4 { fam = words[3].text == "inet6" ? .inet6 : words[3].text == "inet" ? .inet : nil }
                     key = .fwmark(UInt32(v), family: fam)
+                    extra(node, max: 3)
                 } else if words.count < 3 { diags.error(.missingArgument, node.loc, "virtual_server fwmark needs a mark") }
             case "group":
-                if words.count >= 3 { key = .group(words[2].text) } else { diags.error(.missingArgument, node.loc, "virtual_server group needs a name") }
+                if words.count >= 3 { key = .group(words[2].text); extra(node, max: 2) } else { diags.error(.missingArgument, node.loc, "virtual_server group needs a name") }
             default:
                 if let a = ip(words[1], "virtual_server") {
                     var p: Int? = nil
                     if words.count >= 3 { p = port(words[2], "virtual_server") }
                     key = .address(a, port: p)
+                    extra(node, max: 2)
                 }
             }
         } else {
@@ -300,7 +305,6 @@ extension Builder {
         guard let a = ip(words[1], "real_server") else { return nil }
         var rs = RealServer(address: a)
         if words.count >= 3 { rs.port = port(words[2], "real_server") }
-        extra(node, max: 2)
         let other = each(node.children ?? [], .realServer) { b, n, spec in
             if b.timingKeyword(n, &rs.timing) { return }
             switch n.keyword {

@@ -340,8 +340,10 @@ public struct TrackProcess: Sendable, Equatable {
     public var weightReverse = false
     public var quorum: Int?
     public var quorumMax: Int?
+    /// In effect after the whole block: `delay` sets both, and the last statement wins.
     public var forkDelay: Duration?
     public var terminateDelay: Duration?
+    /// `delay` as written (already folded into the two above).
     public var delay: Duration?
     public var fullCommand = false
     public init(name: String) { self.name = name }

@@ -55,12 +55,24 @@ enum Support: Sendable, Equatable {
     case newer(String)
 }
 
+/// How many words may follow a keyword. keepalived reads the words it needs and silently drops
+/// the rest, so `url { path / digest X }` on one line checks no digest; Vigil warns instead.
+enum Arity: Sendable, Equatable {
+    /// At most this many arguments; more get an `extra-argument` warning.
+    case atMost(Int)
+    /// The keyword's own parser consumes any number of words (scripts, option lists, ranges).
+    case variable
+}
+
 struct KeywordSpec: Sendable {
     /// The block this keyword opens, if any.
     var block: BlockKind?
     var support: Support
     /// The block is optional (keyword may appear with or without `{`).
     var blockOptional = false
+    /// Declared for every keyword the builder reads (acted and deprecated ones); nil for
+    /// keywords kept verbatim.
+    var arity: Arity?
 }
 
 enum Schema {
@@ -188,10 +200,7 @@ enum Schema {
 
         add(.vrrpScript, "script interval timeout weight rise fall user init_fail")
         add(.trackFile, "file weight init_file")
-        add(.trackProcess, "process param_match weight quorum quorum_max delay full_command")
-        // Vigil polls /proc once a second rather than following the proc connector, so these
-        // event delays have nothing to act on yet.
-        add(.trackProcess, "fork_delay terminate_delay", .recognised)
+        add(.trackProcess, "process param_match weight quorum quorum_max delay full_command fork_delay terminate_delay")
         add(.garpGroup, "garp_interval gna_interval interface")
         block(.garpGroup, "interfaces", .list)
         block(.trackGroup, "group", .list)
@@ -245,6 +254,119 @@ enum Schema {
         add(.udpChecker, "payload require_reply min_reply_length max_reply_length")
         add(.fileChecker, "track_file weight")
         add(.bfdChecker, "name alpha", .recognised)
+        declareArities(&t)
         return t
+    }
+
+    /// Argument counts of the keywords the builder reads (keepalived.conf(5) 2.2.7 and the
+    /// builder's own parsing). Keywords whose parser walks all their words are `.variable`.
+    private static func declareArities(_ t: inout [[String: KeywordSpec]]) {
+        func set(_ kinds: [BlockKind], _ list: String, _ arity: Arity) {
+            for kind in kinds {
+                for w in words(list) {
+                    precondition(t[kind.rawValue][w] != nil, "arity for unknown keyword \(w) in \(kind)")
+                    t[kind.rawValue][w]!.arity = arity
+                }
+            }
+        }
+        func set(_ kind: BlockKind, _ list: String, _ arity: Arity) { set([kind], list, arity) }
+
+        set(.top, "global_defs linkbeat_interfaces interface_up_down_delays static_ipaddress static_routes static_rules garp_group SSL", .atMost(0))
+        set(.top, "track_group track_file vrrp_track_file vrrp_track_process vrrp_script vrrp_sync_group vrrp_instance bfd_instance virtual_server_group", .atMost(1))
+        // `IP [PORT]`, `fwmark N [inet|inet6]` or `group NAME`: checked by the builder per form.
+        set(.top, "virtual_server", .variable)
+
+        set(.globalDefs, "notification_email enable_script_security vrrp_strict vrrp_check_unicast_src lvs_flush", .atMost(0))
+        set(.globalDefs, """
+            router_id notification_email_from smtp_connect_timeout vrrp_mcast_group4 vrrp_mcast_group6
+            vrrp_version vrrp_garp_master_delay vrrp_garp_master_repeat vrrp_garp_master_refresh
+            vrrp_garp_master_refresh_repeat vrrp_garp_lower_prio_delay vrrp_garp_lower_prio_repeat
+            vrrp_garp_interval vrrp_gna_interval vrrp_min_garp vrrp_down_timer_adverts
+            vrrp_lower_prio_no_advert vrrp_higher_prio_send_advert vrrp_skip_check_adv_addr
+            lvs_flush_on_stop lvs_flush_onstop vrrp_notify_priority_changes dynamic_interfaces default_interface
+            """, .atMost(1))
+        set(.globalDefs, "smtp_server script_user", .atMost(2))
+        // FILE [USER [GROUP]]
+        set(.globalDefs, "notify_fifo vrrp_notify_fifo lvs_notify_fifo", .atMost(3))
+        set(.globalDefs, """
+            startup_script shutdown_script lvs_sync_daemon lvs_timeouts notify_fifo_script
+            vrrp_notify_fifo_script lvs_notify_fifo_script vrrp_vmac_garp_intvl enable_snmp_keepalived
+            lvs_process_name vrrp_rlimit_rtime checker_rlimit_rtime bfd_rlimit_rtime
+            """, .variable)
+
+        let notify = "notify_master notify_backup notify_fault notify_stop notify"
+        set(.vrrpInstance, """
+            nopreempt preempt unicast_fault_no_peer check_unicast_src dont_track_primary accept no_accept
+            promote_secondaries authentication unicast_peer virtual_ipaddress virtual_ipaddress_excluded
+            virtual_routes virtual_rules track_interface track_script track_file track_process
+            """, .atMost(0))
+        set(.vrrpInstance, """
+            state interface virtual_router_id priority advert_int version preempt_delay mcast_src_ip
+            unicast_src_ip mcast_dst_ip unicast_ttl notify_priority_changes smtp_alert strict_mode
+            skip_check_adv_addr lower_prio_no_advert higher_prio_send_advert garp_master_delay
+            garp_master_repeat garp_master_refresh garp_master_refresh_repeat garp_lower_prio_delay
+            garp_lower_prio_repeat down_timer_adverts
+            """, .atMost(1))
+        set(.vrrpInstance, notify + " notify_deleted notify_master_rx_lower_pri native_ipv6 linkbeat_use_polling lvs_sync_daemon_interface vmac_garp_intvl", .variable)
+        set(.authentication, "auth_type auth_pass", .atMost(1))
+
+        set(.syncGroup, "group track_interface track_script track_file track_process", .atMost(0))
+        set(.syncGroup, "smtp_alert notify_priority_changes", .atMost(1))
+        set(.syncGroup, notify + " global_tracking", .variable)
+
+        set(.vrrpScript, "init_fail", .atMost(0))
+        set(.vrrpScript, "interval timeout rise fall", .atMost(1))
+        // `weight N [reverse]`, `user USER [GROUP]`
+        set(.vrrpScript, "weight user", .atMost(2))
+        set(.vrrpScript, "script", .variable)
+        set(.trackFile, "file", .atMost(1))
+        // `init_file [VALUE] [overwrite]`
+        set(.trackFile, "weight init_file", .atMost(2))
+        set(.trackProcess, "full_command", .atMost(0))
+        set(.trackProcess, "param_match quorum quorum_max delay fork_delay terminate_delay", .atMost(1))
+        set(.trackProcess, "weight", .atMost(2))
+        set(.trackProcess, "process", .variable)
+        set(.garpGroup, "interfaces", .atMost(0))
+        set(.garpGroup, "garp_interval gna_interval interface", .atMost(1))
+        set(.trackGroup, "group", .atMost(0))
+        // The whole bfd_instance block is kept verbatim.
+        set(.bfdInstance, "source_ip neighbor_ip neighbour_ip min_rx min_tx idle_tx multiplier passive ttl hoplimit max_hops weight vrrp checker", .variable)
+        set(.ssl, "password ca certificate key", .atMost(1))
+
+        let timing = "retry delay_before_retry warmup connect_timeout delay_loop"
+        set(.virtualServer, "hashed ops flag-1 flag-2 flag-3 sh-port sh-fallback mh-port mh-fallback ha_suspend alpha omega sorry_server_inhibit", .atMost(0))
+        set(.virtualServer, timing + " " + """
+            ip_family inhibit_on_failure lb_algo lvs_sched persistence_timeout persistence_granularity
+            protocol virtualhost quorum hysteresis weight smtp_alert
+            """, .atMost(1))
+        set(.virtualServer, "sorry_server real_server", .atMost(2))
+        // Tunnel options after TUN; scripts.
+        set(.virtualServer, "lb_kind lvs_method sorry_server_lvs_method quorum_up quorum_down", .variable)
+
+        set(.realServer, "HTTP_GET SSL_GET TCP_CHECK MISC_CHECK SMTP_CHECK DNS_CHECK UDP_CHECK PING_CHECK FILE_CHECK", .atMost(0))
+        set(.realServer, timing + " weight uthreshold lthreshold inhibit_on_failure alpha smtp_alert virtualhost", .atMost(1))
+        set(.realServer, "lvs_method notify_up notify_down", .variable)
+
+        let common = "retry delay_before_retry warmup delay_loop alpha log_all_failures"
+        let connection = "connect_ip connect_port bindto bind_port bind_if connect_timeout fwmark"
+        set([.httpChecker, .sslChecker, .tcpChecker, .smtpChecker, .smtpHost, .dnsChecker, .udpChecker, .pingChecker], common + " " + connection, .atMost(1))
+        set(.miscChecker, common, .atMost(1))
+        set([.httpChecker, .sslChecker], "url", .atMost(0))
+        set([.httpChecker, .sslChecker], "virtualhost http_protocol fast_recovery nb_get_retry", .atMost(1))
+        set(.sslChecker, "enable_sni", .atMost(1))
+        set(.url, "regex_no_match", .atMost(0))
+        set(.url, "path digest virtualhost regex", .atMost(1))
+        // `status_code 200 300-399 …`
+        set(.url, "status_code", .variable)
+        set(.miscChecker, "misc_dynamic", .atMost(0))
+        set(.miscChecker, "misc_timeout", .atMost(1))
+        set(.miscChecker, "user", .atMost(2))
+        set(.miscChecker, "misc_path", .variable)
+        set(.smtpChecker, "host", .atMost(0))
+        set(.smtpChecker, "helo_name", .atMost(1))
+        set(.dnsChecker, "type name", .atMost(1))
+        set(.udpChecker, "payload require_reply min_reply_length max_reply_length", .atMost(1))
+        set(.fileChecker, "track_file", .atMost(1))
+        set(.fileChecker, "weight", .atMost(2))
     }
 }

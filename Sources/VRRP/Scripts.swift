@@ -196,13 +196,29 @@ public struct TrackFileConfig: Hashable, Sendable {
     }
 }
 
-/// A `vrrp_track_process` block: the rule plus how often /proc is read. keepalived follows the
-/// kernel's proc connector; Vigil reads /proc every `interval` (default 1 s).
+/// A `vrrp_track_process` block: the rule, its `fork_delay`/`terminate_delay` and how often
+/// /proc is read. keepalived follows the kernel's proc connector; Vigil reads /proc every
+/// `interval` (default 1 s) and, while a delay runs, once more when it ends.
 public struct TrackProcessConfig: Hashable, Sendable {
     public var rule: ProcessTrackRule
     public var interval: Duration = .seconds(1)
+    /// Wait before reporting a change caused by more matching processes (quorum reached, or
+    /// quorum_max passed); a change back within it is not reported (keepalived.conf(5)).
+    public var forkDelay: Duration = .zero
+    /// Wait before reporting a change caused by fewer matching processes (quorum lost, or back
+    /// within quorum_max).
+    public var terminateDelay: Duration = .zero
 
-    public init(rule: ProcessTrackRule) { self.rule = rule }
+    public init(rule: ProcessTrackRule, forkDelay: Duration = .zero, terminateDelay: Duration = .zero) {
+        self.rule = rule
+        self.forkDelay = forkDelay
+        self.terminateDelay = terminateDelay
+    }
+
+    /// The debouncer for this block, fed with counts from /proc.
+    public func tracker() -> ProcessQuorumTracker {
+        ProcessQuorumTracker(rule: rule, forkDelay: forkDelay, terminateDelay: terminateDelay)
+    }
 
     /// Every process of this host's PID namespace, from /proc (`comm` and `cmdline`).
     public static func processes(procRoot: String = "/proc") -> [ProcessTrackRule.Process] {

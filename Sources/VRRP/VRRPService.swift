@@ -483,15 +483,20 @@ public final class VRRPService<C: Clock>: Sendable where C.Duration == Duration 
                         return g[key]!
                     }
                     group.addTask { [logger, self] in
-                        var last: TrackerStatus?
+                        var tracker = t.tracker()
+                        var first = true
                         while !Task.isCancelled && self.trackerGenerations.withLock({ $0[key] }) == gen {
-                            let s = t.rule.status(in: TrackProcessConfig.processes())
-                            if s != last {
-                                if last != nil { logger.info("Process \(t.rule.name) \(s == .up ? "is now running" : "is no longer running")") }
-                                last = s
+                            let count = t.rule.count(in: TrackProcessConfig.processes())
+                            if let s = tracker.observe(count: count, now: now()) {
+                                // keepalived's wording; the start-up state is not logged, as there.
+                                if !first { logger.info("Quorum \(s == .up ? "gained" : "lost") for tracked process \(t.rule.name)") }
                                 cont.yield(.event(instance: nil, .tracker(t.rule.name, s)))
                             }
-                            do { try await clock.sleep(for: t.interval) } catch { return }
+                            first = false
+                            // /proc is polled every interval; a running delay adds one look when it ends.
+                            var wait = t.interval
+                            if let due = tracker.deadline { wait = min(wait, max(.zero, due - now())) }
+                            do { try await clock.sleep(for: wait) } catch { return }
                         }
                     }
                 }

@@ -71,3 +71,70 @@ public struct ProcessTrackRule: Hashable, Sendable {
         return n >= quorum && n <= (quorumMax ?? Int.max) ? .up : .down
     }
 }
+
+/// keepalived's `fork_delay` / `terminate_delay` (`delay` sets both) for one `vrrp_track_process`:
+/// turns process counts observed over time into quorum changes. keepalived starts the delay by the
+/// direction of the change, so a count that rises across a bound (reaching `quorum`, or passing
+/// `quorum_max`) waits `forkDelay`, and one that falls across a bound waits `terminateDelay`. A
+/// change back before the delay ends cancels it and nothing is reported. The first observation is
+/// reported at once, as keepalived's start-up scan of /proc is.
+///
+/// Pure: the caller observes the count (from /proc) with the current time and acts on the result.
+public struct ProcessQuorumTracker: Hashable, Sendable {
+    public var rule: ProcessTrackRule
+    public var forkDelay: Duration
+    public var terminateDelay: Duration
+    /// The last reported state; nil before the first observation.
+    public private(set) var status: TrackerStatus?
+    /// When a change waiting for its delay is due; the caller should observe again by then.
+    public var deadline: Instant? { pendingAt }
+    private var pending: (status: TrackerStatus, at: Instant)? {
+        get { pendingStatus.map { ($0, pendingAt!) } }
+        set { pendingStatus = newValue?.status; pendingAt = newValue?.at }
+    }
+    private var pendingStatus: TrackerStatus?
+    private var pendingAt: Instant?
+    private var lastCount: Int?
+
+    public init(rule: ProcessTrackRule, forkDelay: Duration = .zero, terminateDelay: Duration = .zero) {
+        self.rule = rule
+        self.forkDelay = forkDelay
+        self.terminateDelay = terminateDelay
+    }
+
+    /// Whether `count` matching processes make a quorum.
+    public func inQuorum(_ count: Int) -> Bool { count >= rule.quorum && count <= (rule.quorumMax ?? Int.max) }
+
+    /// Feeds one observation; returns the new state when the reported state changes.
+    public mutating func observe(count: Int, now: Instant) -> TrackerStatus? {
+        let wanted: TrackerStatus = inQuorum(count) ? .up : .down
+        defer { lastCount = count }
+        guard let current = status else {
+            status = wanted
+            return wanted
+        }
+        if wanted == current {
+            // Back before the delay ran out: keepalived cancels the timer and reports nothing.
+            pending = nil
+            return nil
+        }
+        if pending == nil {
+            let rising = count > (lastCount ?? count) || (count == lastCount && wanted == .up)
+            let delay = rising ? forkDelay : terminateDelay
+            if delay <= .zero {
+                status = wanted
+                return wanted
+            }
+            pending = (wanted, now + delay)
+        }
+        return fire(now: now)
+    }
+
+    /// Reports a pending change whose delay has run out (the count did not come back).
+    private mutating func fire(now: Instant) -> TrackerStatus? {
+        guard let p = pending, now >= p.at else { return nil }
+        pending = nil
+        status = p.status
+        return p.status
+    }
+}

@@ -168,3 +168,42 @@ import VRRPCore
         #expect(!TrackProcessConfig.processes().isEmpty)
     }
 }
+
+@Suite struct TrackProcessDelayMappingTests {
+    func plan(_ body: String) throws -> TrackProcessConfig? {
+        let text = """
+            vrrp_track_process web {
+                process nginx
+            \(body)
+            }
+            vrrp_instance VI {
+                interface eth0
+                virtual_router_id 9
+                track_process {
+                    web
+                }
+                virtual_ipaddress {
+                    10.0.0.100
+                }
+            }
+            """
+        let r = ConfigLoader.load(text: text)
+        #expect(!r.diagnostics.contains { $0.code == .unsupportedKeyword }, "\(r.diagnostics)")
+        return try VRRPSetups.plan(from: r.config) { _, _ in IPAddress("10.0.0.1") }.trackProcesses.first
+    }
+
+    @Test func delaysAreActedOnAndPollingStaysAtOneSecond() throws {
+        let both = try #require(try plan("    delay 4"))
+        #expect(both.forkDelay == .seconds(4) && both.terminateDelay == .seconds(4))
+        #expect(both.interval == .seconds(1))
+        let split = try #require(try plan("    fork_delay 1.5\n    terminate_delay 3"))
+        #expect(split.forkDelay == .milliseconds(1500) && split.terminateDelay == .seconds(3))
+        // keepalived: `delay` sets both, so the statement given last wins.
+        let later = try #require(try plan("    delay 4\n    fork_delay 1"))
+        #expect(later.forkDelay == .seconds(1) && later.terminateDelay == .seconds(4))
+        let earlier = try #require(try plan("    fork_delay 1\n    delay 4"))
+        #expect(earlier.forkDelay == .seconds(4))
+        let none = try #require(try plan(""))
+        #expect(none.forkDelay == .zero && none.terminateDelay == .zero)
+    }
+}

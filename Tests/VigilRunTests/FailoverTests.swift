@@ -409,8 +409,50 @@ extension VigilRunTrackingTests {
         // /proc is read once a second, then d2 (100) outranks d1 (90) after its master-down interval.
         let t = await lab.measure(timeout: 8) { lab.hasAddress(lab.d2, "192.168.0.21") && !lab.hasAddress(lab.d1, "192.168.0.21") }
         #expect(t != nil && t! < 1 + 3.61 + 1.5, "\(d1.log)\n\(d2.log)")
-        #expect(d1.log.contains("Process web is no longer running"))
+        #expect(d1.log.contains("Quorum lost for tracked process web"))
         #expect(d1.log.contains("(LVSha) Changing effective priority from 150 to 90"))
+    }
+
+    /// `terminate_delay`: a tracked process restarted within the delay costs nothing; one that
+    /// stays away is declared lost once the delay has run.
+    @Test func terminateDelayRidesOutARestart() async throws {
+        let lab = try RunLab()
+        defer { lab.teardown() }
+        let exe = "\(lab.dir)/vgtrackedproc"
+        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: exe)
+        func start() throws -> Process {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            p.arguments = ["600"]
+            try p.run()
+            return p
+        }
+        var tracked = try start()
+        defer { if tracked.isRunning { kill(tracked.processIdentifier, SIGKILL); tracked.waitUntilExit() } }
+        let high = try seedConfig("keepalived-V11-master.conf")
+            .replacingOccurrences(of: "vrrp_instance LVSha", with: "vrrp_track_process web {\n    process vgtrackedproc\n    weight -60\n    terminate_delay 4\n}\n\nvrrp_instance LVSha")
+            .replacingOccurrences(of: "    priority 150\n", with: "    priority 150\n    track_process {\n        web\n    }\n")
+        let d2 = try lab.director(.vigil, lab.d2, "d2", config: try seedConfig("keepalived-V15-backup.conf"))
+        let d1 = try lab.director(.vigil, lab.d1, "d1", config: high)
+        try await d2.start()
+        try await d1.start()
+        #expect(await poll(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") })
+        await pause(1.2)
+        // Restart within the delay: nothing is reported and d1 stays master.
+        kill(tracked.processIdentifier, SIGKILL)
+        tracked.waitUntilExit()
+        await pause(1.5)
+        tracked = try start()
+        await pause(4.5)
+        #expect(lab.hasAddress(lab.d1, "192.168.0.21"))
+        #expect(!d1.log.contains("Quorum lost for tracked process web"), "\(d1.log)")
+        // Gone for good: lost after the delay (4 s), then d2 takes over after its master-down
+        // interval (3.61 s); without the delay it would be about 3.6-4.6 s.
+        kill(tracked.processIdentifier, SIGKILL)
+        tracked.waitUntilExit()
+        let t = await lab.measure(timeout: 14) { lab.hasAddress(lab.d2, "192.168.0.21") && !lab.hasAddress(lab.d1, "192.168.0.21") }
+        #expect(t != nil && t! > 7 && t! < 4 + 1 + 3.61 + 2, "\(String(describing: t))\n\(d1.log)")
+        #expect(d1.log.contains("Quorum lost for tracked process web"))
     }
 }
 
