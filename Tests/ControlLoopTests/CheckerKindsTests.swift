@@ -199,8 +199,8 @@ import Glibc
 }
 
 @Suite(.serialized, .enabled(if: isRoot)) struct ReloadWithoutDataPlaneTests {
-    /// A reload that adds the first virtual servers cannot start the data plane: it says so.
-    @Test func addingTheFirstVirtualServerByReloadIsReported() throws {
+    /// A reload that adds the first virtual servers starts the data plane and the checkers.
+    @Test func addingTheFirstVirtualServerByReloadStartsTheLVSSide() throws {
         let lab = NetnsLab(prefix: "vgkrw")
         let dir = try makeScratchDirectory("rw")
         defer {
@@ -221,7 +221,8 @@ import Glibc
             }
 
             """)
-        #expect(vigil.log.contains("restart Vigil to check and program the 1 new virtual service(s)"), "log:\n\(vigil.log)")
+        #expect(vigil.log.contains("Reload: starting the data plane and checkers for 1 new virtual service(s)"), "log:\n\(vigil.log)")
+        #expect(vigil.log.contains("Data plane: none"), "log:\n\(vigil.log)")
         #expect(vigil.stop() == 0)
     }
 }
