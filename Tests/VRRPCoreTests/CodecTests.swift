@@ -1,5 +1,6 @@
 import Foundation
 import NetCore
+import SysCore
 import Testing
 
 @testable import VRRPCore
@@ -195,18 +196,6 @@ struct GoldenPacket: CustomStringConvertible {
         #expect(Advertisement.intervalField(for: .seconds(100), version: .v3) == 4095)
         #expect(Advertisement.intervalField(for: .seconds(2), version: .v2) == 2)
         #expect(Advertisement.intervalField(for: .milliseconds(100), version: .v2) == 1)
-    }
-}
-
-/// Deterministic PRNG so a failing fuzz case can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
