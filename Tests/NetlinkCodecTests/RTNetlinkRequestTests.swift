@@ -1,19 +1,7 @@
 import NetCore
 import NetlinkCodec
 import Testing
-
-/// Parses "44 00 00 00 14 ..." (whitespace ignored) into bytes.
-func hex(_ s: String) -> [UInt8] {
-    let digits = s.filter { $0.isHexDigit }
-    var out: [UInt8] = []
-    var i = digits.startIndex
-    while i < digits.endIndex {
-        let j = digits.index(i, offsetBy: 2)
-        out.append(UInt8(digits[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
-}
+import TestSupport
 
 func wire(_ m: NetlinkMessage, sequence: UInt32) -> [UInt8] {
     var m = m
