@@ -2,6 +2,7 @@ import Foundation
 import NetCore
 import SysCore
 import Testing
+import TestSupport
 
 @testable import VRRPCore
 
@@ -21,22 +22,15 @@ struct GoldenPacket: CustomStringConvertible {
         var src: IPAddress?
         var dst: IPAddress?
         var ttl = 0
-        var hex = ""
+        var digits = ""
         for line in text.split(separator: "\n") {
             let words = line.split(separator: " ")
             if line.hasPrefix("# src") { src = IPAddress(words[2]) }
             else if line.hasPrefix("# dst") { dst = IPAddress(words[2]) }
             else if line.hasPrefix("# ttl") { ttl = Int(words[2]) ?? 0 }
-            else if !line.hasPrefix("#") { hex += line }
+            else if !line.hasPrefix("#") { digits += line }
         }
-        var bytes: [UInt8] = []
-        var i = hex.startIndex
-        while i < hex.endIndex {
-            let j = hex.index(i, offsetBy: 2)
-            bytes.append(UInt8(hex[i..<j], radix: 16)!)
-            i = j
-        }
-        return GoldenPacket(name: name, source: try #require(src), destination: try #require(dst), ttl: ttl, bytes: bytes)
+        return GoldenPacket(name: name, source: try #require(src), destination: try #require(dst), ttl: ttl, bytes: TestSupport.hex(digits))
     }
 
     static let names = [
