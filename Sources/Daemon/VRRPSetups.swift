@@ -236,9 +236,8 @@ public enum RouteWords {
             case "table": spec.table = try c.value("table", tableID)
             case "metric", "preference", "priority": spec.metric = try c.value("metric") { UInt32($0) }
             case "scope": spec.scope = try c.value("scope", scope)
-            case "to":
-                continue
-            case "no_track", "onlink":
+            case "to", "no_track", "onlink":
+                // `to` only introduces the destination (`ip route add to PREFIX`).
                 break
             default:
                 guard destination == nil, let p = w == "default" ? IPPrefix(address: .v4(IPv4Address(0)), length: 0) : IPPrefix(w) else {
