@@ -236,8 +236,10 @@ public enum RouteWords {
             case "table": spec.table = try c.value("table", tableID)
             case "metric", "preference", "priority": spec.metric = try c.value("metric") { UInt32($0) }
             case "scope": spec.scope = try c.value("scope", scope)
-            case "to", "no_track", "onlink":
-                // `to` only introduces the destination (`ip route add to PREFIX`).
+            case "onlink": spec.onLink = true
+            case "to", "no_track":
+                // `to` only introduces the destination (`ip route add to PREFIX`); Vigil does not
+                // watch its routes, so every route is `no_track` already.
                 break
             default:
                 guard destination == nil, let p = w == "default" ? IPPrefix(address: .v4(IPv4Address(0)), length: 0) : IPPrefix(w) else {

@@ -96,6 +96,9 @@ import VRRPCore
         let (r, dev) = try RouteWords.route(["to", "192.168.7.0/24", "dev", "eth1"])
         #expect(r.destination == IPPrefix("192.168.7.0/24")!)
         #expect(dev == "eth1")
+        #expect(!r.onLink)
+        let (o, _) = try RouteWords.route(["10.20.0.0/16", "via", "10.9.0.254", "dev", "eth1", "onlink"])
+        #expect(o.onLink)
     }
 
     @Test func routesInIprouteSyntax() throws {
