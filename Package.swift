@@ -22,7 +22,7 @@ let package = Package(
         // Typed syscall layer: errors with call and errno, descriptors, processes.
         .target(name: "SysCore", dependencies: ["NetCore"]),
         // keepalived.conf: lexer, preprocessor, parser, typed model, validator.
-        .target(name: "KeepalivedConfig", dependencies: ["NetCore"]),
+        .target(name: "KeepalivedConfig", dependencies: ["NetCore", "HealthCheckCore"]),
         // VRRP v2/v3 packets and the RFC 5798 state machine (pure).
         .target(name: "VRRPCore", dependencies: ["NetCore"]),
         // C helpers for CMSG_*, ifreq and fork+exec as another user (used by VRRP).

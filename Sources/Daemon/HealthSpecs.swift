@@ -69,10 +69,15 @@ public enum HealthSpecs {
             var urls: [HealthCheckCore.URLCheck] = []
             for u in c.urls {
                 do {
+                    let pattern = try u.regex.map {
+                        try HTTPBodyPattern(
+                            pattern: $0, options: u.regexOptions, noMatch: u.regexNoMatch,
+                            minOffset: u.regexMinOffset ?? 0, maxOffset: u.regexMaxOffset)
+                    }
                     urls.append(try HealthCheckCore.URLCheck(
                         path: u.path ?? "/", digest: u.digest,
                         statusCodes: u.statusCodes.isEmpty ? .default : StatusCodeSet(u.statusCodes),
-                        virtualhost: vs.effectiveVirtualhost(url: u, checker: c, in: rs)))
+                        virtualhost: vs.effectiveVirtualhost(url: u, checker: c, in: rs), bodyPattern: pattern))
                 } catch {
                     return .failure(Problem(message: "url \(u.path ?? "/"): \(error)"))
                 }

@@ -151,8 +151,13 @@ public struct URLCheck: Sendable, Hashable {
     public var digest: String?
     public var statusCodes: StatusCodeSet
     public var virtualhost: String?
+    /// `regex` with its options and offsets, when set.
+    public var bodyPattern: HTTPBodyPattern?
 
-    public init(path: String, digest: String? = nil, statusCodes: StatusCodeSet = .default, virtualhost: String? = nil) throws(HTTPCheckError) {
+    public init(
+        path: String, digest: String? = nil, statusCodes: StatusCodeSet = .default, virtualhost: String? = nil,
+        bodyPattern: HTTPBodyPattern? = nil
+    ) throws(HTTPCheckError) {
         self.path = path
         if let d = digest {
             guard d.count == 32, d.allSatisfy({ $0.isHexDigit }) else {
@@ -162,6 +167,7 @@ public struct URLCheck: Sendable, Hashable {
         }
         self.statusCodes = statusCodes
         self.virtualhost = virtualhost
+        self.bodyPattern = bodyPattern
     }
 
     /// Judges a complete response. `bodyDigest` is the MD5 hex of `response.hashedBody` (computed
@@ -179,6 +185,10 @@ public struct URLCheck: Sendable, Hashable {
             if got != want {
                 return .failed("MD5 digest error to \(target) url[\(path)], MD5SUM [\(got)].")
             }
+        }
+        // keepalived 2.2.7's wording (check_http.c, timeout_epilog).
+        if let p = bodyPattern, !p.accepts(response.receivedBody) {
+            return .failed("Regex match failed server \(target).")
         }
         return .ok()
     }

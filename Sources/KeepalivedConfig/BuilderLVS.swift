@@ -1,3 +1,4 @@
+import HealthCheckCore
 import NetCore
 
 // LVS side of the builder (keepalived.md §1.8) and the remaining top-level blocks.
@@ -418,10 +419,38 @@ extension Builder {
             case "virtualhost": u.virtualhost = b.arg(n)?.text
             case "regex": u.regex = b.arg(n)?.text
             case "regex_no_match": u.regexNoMatch = true
+            case "regex_options":
+                for w in n.args {
+                    switch HTTPBodyPattern.support(of: w.text) {
+                    case .applied, .noEffect: u.regexOptions.append(w.text)
+                    case .unsupported:
+                        b.diags.warning(.unsupportedKeyword, w.loc, "regex option '\(w.text)' is not supported by Vigil's matcher; it is ignored")
+                    case .unknown:
+                        b.diags.warning(.invalidValue, w.loc, "unknown regex option '\(w.text)'; it is ignored (keepalived ignores it too)")
+                    }
+                }
+            case "regex_min_offset": u.regexMinOffset = b.int(n, 0...Int(Int32.max))
+            case "regex_max_offset": u.regexMaxOffset = b.int(n, 0...Int(Int32.max))
             default: break
             }
         }
         if u.path == nil { diags.error(.missingRequired, node.loc, "url block has no 'path'") }
+        let regexLoc = (node.children ?? []).first { $0.keyword == "regex" }?.loc ?? node.loc
+        if let pattern = u.regex {
+            if let lo = u.regexMinOffset, let hi = u.regexMaxOffset, lo > hi {
+                diags.warning(.invalidValue, regexLoc, "regex_min_offset \(lo) is beyond regex_max_offset \(hi); both are ignored (as keepalived does)")
+                u.regexMinOffset = nil
+                u.regexMaxOffset = nil
+            }
+            do {
+                _ = try HTTPBodyPattern(pattern: pattern, options: u.regexOptions)
+            } catch {
+                diags.error(.invalidValue, regexLoc, "\(error)")
+                u.regex = nil
+            }
+        } else if u.regexNoMatch || !u.regexOptions.isEmpty || u.regexMinOffset != nil || u.regexMaxOffset != nil {
+            diags.warning(.missingRequired, node.loc, "regex parameters specified without regex; they are ignored")
+        }
         return u
     }
 }

@@ -478,6 +478,11 @@ public struct URLCheck: Sendable, Equatable, Hashable {
     public var virtualhost: String?
     public var regex: String?
     public var regexNoMatch = false
+    /// `regex_options`, as written (PCRE2 option names).
+    public var regexOptions: [String] = []
+    /// `regex_min_offset` / `regex_max_offset` (inclusive), in body bytes.
+    public var regexMinOffset: Int?
+    public var regexMaxOffset: Int?
     public var other: [RawStatement] = []
     public init() {}
 

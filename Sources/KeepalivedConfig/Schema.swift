@@ -244,8 +244,9 @@ enum Schema {
         }
         add(.sslChecker, "enable_sni")
         add(.sslChecker, "sni_name tls_compliant", .newer("2.3"))
-        add(.url, "path digest status_code virtualhost regex regex_no_match")
-        add(.url, "regex_options regex_min_offset regex_max_offset regex_stack", .recognised)
+        add(.url, "path digest status_code virtualhost regex regex_no_match regex_options regex_min_offset regex_max_offset")
+        // PCRE2's JIT stack size: Vigil's matcher has no JIT stack.
+        add(.url, "regex_stack", .recognised)
         add(.miscChecker, "misc_path misc_timeout misc_dynamic user")
         add(.smtpChecker, "helo_name")
         block(.smtpChecker, "host", .smtpHost, .deprecated("one SMTP_CHECK per host"))
@@ -355,7 +356,8 @@ enum Schema {
         set([.httpChecker, .sslChecker], "virtualhost http_protocol fast_recovery nb_get_retry", .atMost(1))
         set(.sslChecker, "enable_sni", .atMost(1))
         set(.url, "regex_no_match", .atMost(0))
-        set(.url, "path digest virtualhost regex", .atMost(1))
+        set(.url, "path digest virtualhost regex regex_min_offset regex_max_offset", .atMost(1))
+        set(.url, "regex_options", .variable)
         // `status_code 200 300-399 …`
         set(.url, "status_code", .variable)
         set(.miscChecker, "misc_dynamic", .atMost(0))

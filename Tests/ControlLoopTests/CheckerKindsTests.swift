@@ -61,6 +61,8 @@ import Glibc
             + vs(87, "10.9.0.2 25", "SMTP_CHECK { helo_name vgk.test }")
             + vs(88, "10.9.0.2 9000", "UDP_CHECK { payload 70696e67\n require_reply 706f6e67 }", proto: "UDP")
             + vs(89, "10.9.0.9 80", "PING_CHECK { }")
+            + vs(90, "10.9.0.2 8080", "HTTP_GET {\n url {\n path /\n regex \"page (one|1)$\"\n regex_options multiline\n }\n }")
+            + vs(91, "10.9.0.2 8080", "HTTP_GET {\n url {\n path /\n regex \"PAGE TWO\"\n regex_options caseless\n regex_no_match\n }\n }")
             + """
             virtual_server 10.98.0.1 80 {
                 lb_algo rr
@@ -95,6 +97,8 @@ import Glibc
         ("[10.9.0.2]:tcp:25 [10.99.0.1]:tcp:87", "SMTP 554", 4),
         ("[10.9.0.2]:udp:9000 [10.99.0.1]:udp:88", "UDP silent", 6),
         ("[10.9.0.9]:tcp:80 [10.99.0.1]:tcp:89", "ping unanswered", 6),
+        ("[10.9.0.2]:tcp:8080 [10.99.0.1]:tcp:90", "regex no longer matches", 4),
+        ("[10.9.0.2]:tcp:8080 [10.99.0.1]:tcp:91", "regex_no_match now matches", 4),
     ]
     static let suspendedKey = "[10.9.0.2]:tcp:8080 [10.98.0.1]:tcp:80"
     /// The status file is written once a second and polled: allowance on top of each bound.

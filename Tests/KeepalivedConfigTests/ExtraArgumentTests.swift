@@ -151,3 +151,61 @@ import Testing
         }
     }
 }
+
+/// `regex` and its parameters in url blocks: compiled when the configuration is read.
+@Suite struct URLRegexConfigTests {
+    func url(_ body: String) -> String {
+        """
+        virtual_server 10.0.0.1 80 {
+            protocol TCP
+            lb_algo rr
+            lb_kind NAT
+            real_server 10.0.1.1 80 {
+                HTTP_GET {
+                    url {
+                        path /
+        \(body)
+                    }
+                }
+            }
+        }
+
+        """
+    }
+
+    @Test func parametersReachTheModel() throws {
+        let r = load(url("""
+                        regex "status: (ok|fine)"
+                        regex_no_match
+                        regex_options caseless multiline
+                        regex_min_offset 4
+                        regex_max_offset 100
+            """))
+        #expect(!r.hasErrors, "\(r.diagnostics)")
+        let u = try #require(r.config.virtualServers.first?.realServers.first?.checkers.first?.urls.first)
+        #expect(u.regex == "status: (ok|fine)")
+        #expect(u.regexNoMatch)
+        #expect(u.regexOptions == ["caseless", "multiline"])
+        #expect(u.regexMinOffset == 4 && u.regexMaxOffset == 100)
+    }
+
+    @Test func anInvalidRegexIsAnErrorAtItsLine() throws {
+        let r = load(url("                regex \"(unclosed\""))
+        let e = try #require(r.errors.first)
+        #expect(e.location.line == 9)
+        #expect(e.message.hasPrefix("invalid regex '(unclosed': "))
+    }
+
+    @Test func unsupportedAndUnknownOptionsAndStrayParametersWarn() throws {
+        let r = load(url("""
+                        regex ok
+                        regex_options dollar_endonly bogus
+            """))
+        #expect(!r.hasErrors)
+        let w = r.diagnostics.filter { $0.severity == .warning }.map(\.message)
+        #expect(w.contains("regex option 'dollar_endonly' is not supported by Vigil's matcher; it is ignored"))
+        #expect(w.contains("unknown regex option 'bogus'; it is ignored (keepalived ignores it too)"))
+        let stray = load(url("                regex_no_match"))
+        #expect(stray.diagnostics.contains { $0.message == "regex parameters specified without regex; they are ignored" })
+    }
+}
