@@ -273,22 +273,30 @@ public actor NFTablesBackend: LoadBalancerBackend {
     func readNATConnections(_ services: [VirtualService]) throws -> [NFTConnectionEntry] {
         let nat = services.filter { $0.destinations.contains { $0.forwarding == .masquerade } }
         guard !nat.isEmpty else { return [] }
-        let families = Set(nat.map(\.key.family)).sorted { $0.rawValue < $1.rawValue }
         let p = runner.prefix
-        func dump() throws -> [ConntrackEntry] {
+        // One dump per service, filtered by the kernel on its VIP:port (or fwmark), so a big
+        // conntrack table of unrelated flows costs kernel time only.
+        func dump() throws -> [NFTConnectionEntry] {
             let ct = try ConntrackNetlink()
-            return try families.flatMap { try ct.entries(family: $0) }
+            return try nat.flatMap { svc in
+                let filter: ConntrackDumpFilter
+                switch svc.key {
+                case .address(let proto, let vip):
+                    filter = .original(
+                        destination: vip.address, protocolNumber: UInt8(proto.rawValue), destinationPort: vip.port == 0 ? nil : vip.port)
+                case .fwmark(let m, _): filter = .mark(m)
+                }
+                return NATConnections.match(try ct.entries(family: svc.key.family, filter: filter), services: [svc])
+            }
         }
-        let entries: [ConntrackEntry]
         if p.isEmpty {
-            entries = try dump()
+            return try dump()
         } else if p.count == 4, Array(p[0..<3]) == ["ip", "netns", "exec"] {
-            entries = try withNetworkNamespace(p[3]) { try dump() }
+            return try withNetworkNamespace(p[3]) { try dump() }
         } else {
             throw NFTEngineError(
                 .unsupported, "conntrack: cannot open ctnetlink for command prefix `\(p.joined(separator: " "))` (only `ip netns exec NAME` is understood)")
         }
-        return NATConnections.match(entries, services: nat)
     }
 
     /// Reads back services, servers, counters and connection counts from the kernel: DR from

@@ -16,12 +16,14 @@ public final class ConntrackNetlink: Sendable {
         client = try NetlinkClient(protocol: Conntrack.netlinkProtocol)
     }
 
-    /// Every conntrack entry of `family` (nil: both), in the kernel's hash order.
+    /// The conntrack entries of `family` (nil: both), in the kernel's hash order.
     /// - Throws: `NetlinkError` (e.g. `.notSupported` without the nf_conntrack_netlink module),
     ///   `NetlinkDecodingError` naming a malformed attribute, or `SystemError`.
-    public func entries(family: AddressFamily?) throws -> [ConntrackEntry] {
-        let name = "IPCTNL_MSG_CT_GET dump" + (family.map { " \($0)" } ?? "")
-        return try client.request(Conntrack.dumpRequest(family: family), name: name)
+    /// With `filter`, kernels since 5.10 (mark: 3.x) send only the matching entries; older ones
+    /// send all, so callers match the entries themselves too.
+    public func entries(family: AddressFamily?, filter: ConntrackDumpFilter? = nil) throws -> [ConntrackEntry] {
+        let name = "IPCTNL_MSG_CT_GET dump" + (family.map { " \($0)" } ?? "") + (filter.map { " \($0)" } ?? "")
+        return try client.request(Conntrack.dumpRequest(family: family, filter: filter), name: name)
             .filter { $0.type == Conntrack.messageType(Conntrack.messageNew) }
             .map { m throws(NetlinkDecodingError) in try Conntrack.decode(m) }
     }

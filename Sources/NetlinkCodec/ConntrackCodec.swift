@@ -24,6 +24,16 @@ public enum Conntrack {
         static let timeout: UInt16 = 7
         static let mark: UInt16 = 8
         static let id: UInt16 = 12
+        static let markMask: UInt16 = 21
+        static let filter: UInt16 = 25
+    }
+    enum Filter {
+        static let origFlags: UInt16 = 1
+        static let replyFlags: UInt16 = 2
+        // CTA_FILTER_FLAG_* (nf_conntrack_netlink.c): which fields of CTA_TUPLE_ORIG must match.
+        static let ipDst: UInt32 = 1 << 1
+        static let protoNum: UInt32 = 1 << 3
+        static let protoDstPort: UInt32 = 1 << 5
     }
     enum Tuple {
         static let ip: UInt16 = 1
@@ -48,16 +58,49 @@ public enum Conntrack {
     /// The `nlmsg_type` of a ctnetlink message.
     public static func messageType(_ message: UInt16) -> UInt16 { subsystem << 8 | message }
 
-    /// `IPCTNL_MSG_CT_GET` with `NLM_F_DUMP`: every entry of `family` (nil: both families).
-    public static func dumpRequest(family: AddressFamily?) -> NetlinkMessage {
+    /// `IPCTNL_MSG_CT_GET` with `NLM_F_DUMP`: every entry of `family` (nil: both families),
+    /// optionally filtered by the kernel.
+    ///
+    /// Filters are an optimisation only: kernels before 5.10 ignore `CTA_FILTER` and dump
+    /// everything, so callers still match the entries themselves.
+    public static func dumpRequest(family: AddressFamily?, filter: ConntrackDumpFilter? = nil) -> NetlinkMessage {
         let af: UInt8 =
             switch family {
             case .inet: 2  // AF_INET
             case .inet6: 10  // AF_INET6
             case nil: 0  // AF_UNSPEC: the kernel does not filter
             }
+        var w = ByteWriter()
+        // CTA_FILTER is parsed strictly (nla_parse_nested): without NLA_F_NESTED the kernel
+        // answers EINVAL. The tuple nests get the flag too, as the kernel's own messages have it.
+        let nested = NetlinkConstants.attrNested
+        switch filter {
+        case nil: break
+        case .original(let destination, let protocolNumber, let destinationPort):
+            w.nest(CTA.tupleOrig | nested) { t in
+                t.nest(Tuple.ip | nested) { ip in
+                    switch destination {
+                    case .v4(let a): ip.attributeBigEndian(IP.v4Dst, a.value)
+                    case .v6(let a):
+                        ip.attribute(IP.v6Dst, withUnsafeBytes(of: a.high.bigEndian, Array.init) + withUnsafeBytes(of: a.low.bigEndian, Array.init))
+                    }
+                }
+                t.nest(Tuple.proto | nested) { p in
+                    p.attributeU8(Proto.num, protocolNumber)
+                    if let destinationPort { p.attributeBigEndian(Proto.dstPort, destinationPort) }
+                }
+            }
+            let flags = Filter.ipDst | Filter.protoNum | (destinationPort == nil ? 0 : Filter.protoDstPort)
+            w.nest(CTA.filter | nested) { f in
+                f.attributeHost(Filter.origFlags, flags)
+                f.attributeHost(Filter.replyFlags, UInt32(0))
+            }
+        case .mark(let mark):
+            w.attributeBigEndian(CTA.mark, mark)
+            w.attributeBigEndian(CTA.markMask, UInt32.max)
+        }
         // nfgenmsg: family, NFNETLINK_V0, res_id 0.
-        return NetlinkMessage(type: messageType(messageGet), flags: [.request, .dump], payload: [af, 0, 0, 0])
+        return NetlinkMessage(type: messageType(messageGet), flags: [.request, .dump], payload: [af, 0, 0, 0] + w.bytes)
     }
 
     /// Decodes one `IPCTNL_MSG_CT_NEW` message (a dump reply).
@@ -117,6 +160,15 @@ public enum Conntrack {
             sourcePort: try be16(proto, Proto.srcPort, "CTA_PROTO_SRC_PORT"),
             destinationPort: try be16(proto, Proto.dstPort, "CTA_PROTO_DST_PORT"))
     }
+}
+
+/// What the kernel keeps of a dump (`CTA_FILTER` with `CTA_TUPLE_ORIG`, Linux 5.10+; `CTA_MARK` +
+/// `CTA_MARK_MASK`, Linux 3.x+).
+public enum ConntrackDumpFilter: Sendable, Hashable {
+    /// Entries whose original destination address, protocol and (when given) port are these.
+    case original(destination: IPAddress, protocolNumber: UInt8, destinationPort: UInt16?)
+    /// Entries whose `ct mark` is exactly this.
+    case mark(UInt32)
 }
 
 /// One direction of a tracked connection (`CTA_TUPLE_ORIG` / `CTA_TUPLE_REPLY`).

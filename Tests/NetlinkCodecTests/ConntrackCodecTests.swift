@@ -47,6 +47,29 @@ import Testing
         #expect(Conntrack.dumpRequest(family: nil).payload == [0, 0, 0, 0])
     }
 
+    @Test func filteredDumpRequestBytes() throws {
+        let m = Conntrack.dumpRequest(family: .inet, filter: .original(destination: IPAddress("10.77.0.21")!, protocolNumber: 6, destinationPort: 80))
+        #expect(m.type == 0x0101 && m.flags == [.request, .dump])
+        #expect(Array(m.payload.prefix(4)) == [2, 0, 0, 0])
+        // Nests carry NLA_F_NESTED (0x8000). CTA_TUPLE_ORIG {CTA_TUPLE_IP {CTA_IP_V4_DST 10.77.0.21}, CTA_TUPLE_PROTO {CTA_PROTO_NUM 6, CTA_PROTO_DST_PORT 80 (big endian)}},
+        // CTA_FILTER {CTA_FILTER_ORIG_FLAGS IP_DST|PROTO_NUM|PROTO_DST_PORT = 0x2a (host order), CTA_FILTER_REPLY_FLAGS 0}.
+        let expected: [UInt8] =
+            [36, 0, 1, 0x80] + [12, 0, 1, 0x80] + [8, 0, 2, 0, 10, 77, 0, 21]
+            + [20, 0, 2, 0x80] + [5, 0, 1, 0, 6, 0, 0, 0] + [6, 0, 3, 0, 0, 80, 0, 0]
+            + [20, 0, 25, 0x80] + [8, 0, 1, 0, 0x2a, 0, 0, 0] + [8, 0, 2, 0, 0, 0, 0, 0]
+        #expect(Array(m.payload.dropFirst(4)) == expected, "\(Array(m.payload.dropFirst(4)).hexString)")
+        // Without a port (port-less service) only address and protocol are compared.
+        let any = Conntrack.dumpRequest(family: .inet6, filter: .original(destination: IPAddress("2001:db8::21")!, protocolNumber: 17, destinationPort: nil))
+        let attrs = try NetlinkAttribute.parseList(Array(any.payload.dropFirst(4)), context: "test")
+        #expect(attrs.map(\.type) == [1, 25])
+        let ip = try attrs[0].nested(context: "t")[0].nested(context: "ip")
+        #expect(ip.count == 1 && ip[0].type == 4 && IPAddress(bytes: ip[0].payload, family: .inet6) == IPAddress("2001:db8::21"))
+        #expect(try attrs[1].nested(context: "f")[0].u32 == 0x0a)
+        // A mark filter: CTA_MARK and CTA_MARK_MASK, both big endian.
+        let mark = Conntrack.dumpRequest(family: .inet, filter: .mark(7))
+        #expect(Array(mark.payload.dropFirst(4)) == [8, 0, 8, 0, 0, 0, 0, 7, 8, 0, 21, 0, 0xff, 0xff, 0xff, 0xff])
+    }
+
     @Test func decodesNATEntry() throws {
         // Through the wire and back, as a dump datagram arrives.
         let msgs = try NetlinkMessage.parseAll(Self.natEntry().encoded())
