@@ -286,7 +286,14 @@ public actor NFTablesBackend: LoadBalancerBackend {
                         destination: vip.address, protocolNumber: UInt8(proto.rawValue), destinationPort: vip.port == 0 ? nil : vip.port)
                 case .fwmark(let m, _): filter = .mark(m)
                 }
-                return NATConnections.match(try ct.entries(family: svc.key.family, filter: filter), services: [svc])
+                let entries: [ConntrackEntry]
+                do {
+                    entries = try ct.entries(family: svc.key.family, filter: filter)
+                } catch let e as NetlinkError where e.code == .invalidArgument || e.code == .notSupported {
+                    // A kernel that refuses the filter: dump everything and match here.
+                    entries = try ct.entries(family: svc.key.family)
+                }
+                return NATConnections.match(entries, services: [svc])
             }
         }
         if p.isEmpty {
