@@ -103,14 +103,14 @@ let package = Package(
         .testTarget(name: "EndToEndTests", dependencies: ["Lab", "TestSupport", "NetCore"]),
         .testTarget(
             name: "KeepalivedConfigTests",
-            dependencies: ["KeepalivedConfig", "NetCore"],
+            dependencies: ["KeepalivedConfig", "NetCore", "SysCore"],
             exclude: ["Fixtures"]
         ),
         .testTarget(name: "VRRPTests", dependencies: ["VRRP", "VRRPCore", "NetCore", "TestSupport", .product(name: "Logging", package: "swift-log")]),
         // `vigil run` end to end: two directors and a client in namespaces, keepalived interop.
         .testTarget(name: "VigilRunTests", dependencies: ["TestSupport"]),
-        .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "NetCore", "TestSupport"], exclude: ["Fixtures"]),
-        .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore"]),
+        .testTarget(name: "VRRPCoreTests", dependencies: ["VRRPCore", "NetCore", "SysCore", "TestSupport"], exclude: ["Fixtures"]),
+        .testTarget(name: "NetlinkCodecTests", dependencies: ["NetlinkCodec", "NetCore", "TestSupport"]),
         .testTarget(name: "NetlinkTests", dependencies: ["Netlink", "NetlinkCodec", "NetCore", "SysCore", "TestSupport"]),
         .testTarget(
             name: "DataPlaneIPVSTests",
@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(name: "RealServerTests", dependencies: ["RealServer", "NetCore"]),
         // nftables data plane: pure ruleset generation plus a thin `nft -f -` runner.
         .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore", "IPVSAdm", "Netlink"]),
-        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "TestSupport"]),
+        .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "SysCore", "TestSupport"]),
         .testTarget(
             name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),
         .testTarget(name: "HealthCheckCoreTests", dependencies: ["HealthCheckCore", "NetCore", "DataPlane"]),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import SysCore
 
 #if canImport(Glibc)
 import Glibc
@@ -57,18 +58,8 @@ public final class LogSink: @unchecked Sendable {
     }
 
     public func write(_ line: String) {
-        lock.withLock {
-            var bytes = Array(line.utf8)
-            var off = 0
-            while off < bytes.count {
-                let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                off += n
-            }
-        }
+        // A log line that cannot be written has nowhere better to go: drop it.
+        lock.withLock { try? writeAll(fd, line) }
     }
 }
 

@@ -196,47 +196,50 @@ public enum RouteWords {
         public var message: String
     }
 
-    public static func route(_ words: [String]) throws(ParseError) -> (NetlinkCodec.RouteSpec, device: String?) {
+    /// A walk over the words: the keyword at hand and the value that follows it.
+    struct Cursor {
+        let words: [String]
         var i = 0
-        var type = RouteType.unicast
-        var destination: IPPrefix?
-        var spec = NetlinkCodec.RouteSpec(destination: IPPrefix(address: .v4(IPv4Address(0)), length: 0))
-        var device: String?
-        func value() throws(ParseError) -> String {
+
+        var word: String { words[i] }
+
+        /// The word after the current keyword (moving onto it).
+        mutating func value() throws(ParseError) -> String {
             guard i + 1 < words.count else { throw ParseError(message: "'\(words[i])' needs a value") }
             i += 1
             return words[i]
         }
-        while i < words.count {
-            let w = words[i]
+
+        /// The next word parsed by `parse`; "bad WHAT 'word'" when it does not parse.
+        mutating func value<T>(_ what: String, _ parse: (String) -> T?) throws(ParseError) -> T {
+            let v = try value()
+            guard let t = parse(v) else { throw ParseError(message: "bad \(what) '\(v)'") }
+            return t
+        }
+    }
+
+    public static func route(_ words: [String]) throws(ParseError) -> (NetlinkCodec.RouteSpec, device: String?) {
+        var c = Cursor(words: words)
+        var type = RouteType.unicast
+        var destination: IPPrefix?
+        var spec = NetlinkCodec.RouteSpec(destination: IPPrefix(address: .v4(IPv4Address(0)), length: 0))
+        var device: String?
+        while c.i < words.count {
+            let w = c.word
             switch w {
             case "blackhole": type = .blackhole
             case "unreachable": type = .unreachable
             case "prohibit": type = .prohibit
-            case "src":
-                let v = try value()
-                guard let a = IPAddress(v) else { throw ParseError(message: "bad src address '\(v)'") }
-                spec.source = a
-            case "via", "gw":
-                let v = try value()
-                guard let a = IPAddress(v) else { throw ParseError(message: "bad gateway '\(v)'") }
-                spec.gateway = a
-            case "dev", "oif": device = try value()
-            case "table":
-                let v = try value()
-                guard let t = tableID(v) else { throw ParseError(message: "bad table '\(v)'") }
-                spec.table = t
-            case "metric", "preference", "priority":
-                let v = try value()
-                guard let m = UInt32(v) else { throw ParseError(message: "bad metric '\(v)'") }
-                spec.metric = m
-            case "scope":
-                let v = try value()
-                guard let s = scope(v) else { throw ParseError(message: "bad scope '\(v)'") }
-                spec.scope = s
-            case "to":
-                continue
-            case "no_track", "onlink":
+            case "src": spec.source = try c.value("src address") { IPAddress($0) }
+            case "via", "gw": spec.gateway = try c.value("gateway") { IPAddress($0) }
+            case "dev", "oif": device = try c.value()
+            case "table": spec.table = try c.value("table", tableID)
+            case "metric", "preference", "priority": spec.metric = try c.value("metric") { UInt32($0) }
+            case "scope": spec.scope = try c.value("scope", scope)
+            case "onlink": spec.onLink = true
+            case "to", "no_track":
+                // `to` only introduces the destination (`ip route add to PREFIX`); Vigil does not
+                // watch its routes, so every route is `no_track` already.
                 break
             default:
                 guard destination == nil, let p = w == "default" ? IPPrefix(address: .v4(IPv4Address(0)), length: 0) : IPPrefix(w) else {
@@ -244,7 +247,7 @@ public enum RouteWords {
                 }
                 destination = p
             }
-            i += 1
+            c.i += 1
         }
         guard let destination else { throw ParseError(message: "no destination") }
         spec.destination = destination
@@ -253,42 +256,31 @@ public enum RouteWords {
     }
 
     public static func rule(_ words: [String]) throws(ParseError) -> RuleSpec {
-        var i = 0
+        var c = Cursor(words: words)
         var spec = RuleSpec()
-        func value() throws(ParseError) -> String {
-            guard i + 1 < words.count else { throw ParseError(message: "'\(words[i])' needs a value") }
-            i += 1
-            return words[i]
-        }
         func prefix(_ v: String) throws(ParseError) -> IPPrefix? {
             if v == "all" { return nil }
             guard let p = IPPrefix(v) else { throw ParseError(message: "bad prefix '\(v)'") }
             return p
         }
-        while i < words.count {
-            switch words[i] {
-            case "from": spec.from = try prefix(try value())
-            case "to": spec.to = try prefix(try value())
-            case "table", "lookup":
-                let v = try value()
-                guard let t = tableID(v) else { throw ParseError(message: "bad table '\(v)'") }
-                spec.table = t
-            case "preference", "priority", "pref":
-                let v = try value()
-                guard let p = UInt32(v) else { throw ParseError(message: "bad preference '\(v)'") }
-                spec.priority = p
+        while c.i < words.count {
+            switch c.word {
+            case "from": spec.from = try prefix(try c.value())
+            case "to": spec.to = try prefix(try c.value())
+            case "table", "lookup": spec.table = try c.value("table", tableID)
+            case "preference", "priority", "pref": spec.priority = try c.value("preference") { UInt32($0) }
             case "fwmark":
-                let v = try value()
+                let v = try c.value()
                 let parts = v.split(separator: "/")
                 guard let m = parseNumber(parts[0]) else { throw ParseError(message: "bad fwmark '\(v)'") }
                 spec.fwmark = m
                 if parts.count > 1 { spec.fwmask = parseNumber(parts[1]) }
-            case "iif": spec.inputInterface = try value()
-            case "oif": spec.outputInterface = try value()
+            case "iif": spec.inputInterface = try c.value()
+            case "oif": spec.outputInterface = try c.value()
             case "no_track": break
-            default: throw ParseError(message: "unexpected '\(words[i])'")
+            default: throw ParseError(message: "unexpected '\(c.word)'")
             }
-            i += 1
+            c.i += 1
         }
         spec.family = spec.from?.address.family ?? spec.to?.address.family ?? .inet
         return spec

@@ -234,33 +234,59 @@ public actor NFTablesBackend: LoadBalancerBackend {
         return nil
     }
 
+    /// One element of a map as `nft -j list map` prints it: the key (a plain value, or an
+    /// `{"concat": [...]}` object), the mapped data, and the seconds left before it expires (0 for
+    /// an element without a timeout).
+    struct MapElement {
+        var key: Any
+        var data: Any
+        var expires: Int
+    }
+
+    /// The elements of `nft -j list map` output, or nil when the text is not that JSON.
+    static func mapElements(json text: String) -> [MapElement]? {
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+            let items = obj["nftables"] as? [[String: Any]]
+        else { return nil }
+        var out: [MapElement] = []
+        for item in items {
+            guard let m = item["map"] as? [String: Any], let elems = m["elem"] as? [[Any]] else { continue }
+            for pair in elems where pair.count == 2 {
+                var key = pair[0]
+                var expires = 0
+                // An element with a timeout comes wrapped: {"elem": {"val": KEY, "expires": N, ...}}.
+                if let w = key as? [String: Any], let e = w["elem"] as? [String: Any] {
+                    key = e["val"] as Any
+                    expires = (e["expires"] as? NSNumber)?.intValue ?? 0
+                }
+                out.append(MapElement(key: key, data: pair[1], expires: expires))
+            }
+        }
+        return out
+    }
+
+    /// The elements of this table's map `name`; nil when nft cannot list it (e.g. it does not exist).
+    func listMapElements(_ name: String) throws(NFTEngineError) -> [MapElement]? {
+        guard let text = try? runner.run(["nft", "-j", "list", "map", "netdev", settings.tableName, name]) else { return nil }
+        guard let elements = Self.mapElements(json: text) else {
+            throw NFTEngineError(.readBack, "nft -j list map netdev \(settings.tableName) \(name): not the expected JSON")
+        }
+        return elements
+    }
+
     /// Connection-map entries per service (DR services only; NAT flows live in conntrack).
     func readConnections(_ services: [VirtualService], marks: [ServiceKey: [SocketAddress: UInt32]]) throws(NFTEngineError) -> [NFTConnectionEntry] {
         var out: [NFTConnectionEntry] = []
         for svc in services where !svc.destinations.contains(where: { $0.forwarding == .masquerade }) {
-            let sid = serviceID(svc.key)
-            let text: String
-            do { text = try runner.run(["nft", "-j", "list", "map", "netdev", settings.tableName, "conn_\(sid)"]) } catch { continue }
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                let items = obj["nftables"] as? [[String: Any]]
-            else { throw NFTEngineError(.readBack, "nft -j list map netdev \(settings.tableName) conn_\(sid): not the expected JSON") }
+            guard let elements = try listMapElements("conn_\(serviceID(svc.key))") else { continue }
             let byMark = Dictionary((marks[svc.key] ?? [:]).map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-            for item in items {
-                guard let m = item["map"] as? [String: Any], let elems = m["elem"] as? [[Any]] else { continue }
-                for pair in elems where pair.count == 2 {
-                    var key = pair[0]
-                    var expires = 0
-                    if let w = key as? [String: Any], let e = w["elem"] as? [String: Any] {
-                        key = e["val"] as Any
-                        expires = (e["expires"] as? NSNumber)?.intValue ?? 0
-                    }
-                    guard let k = key as? [String: Any], let concat = k["concat"] as? [Any], concat.count == 2,
-                        let port = (concat[0] as? NSNumber)?.uint16Value, let a = (concat[1] as? String).flatMap({ IPAddress($0) }),
-                        let mark = (pair[1] as? NSNumber)?.uint32Value
-                    else { continue }
-                    out.append(NFTConnectionEntry(
-                        service: svc.key, client: SocketAddress(address: a, port: port), destination: byMark[mark], expires: expires))
-                }
+            for e in elements {
+                guard let k = e.key as? [String: Any], let concat = k["concat"] as? [Any], concat.count == 2,
+                    let port = (concat[0] as? NSNumber)?.uint16Value, let a = (concat[1] as? String).flatMap({ IPAddress($0) }),
+                    let mark = (e.data as? NSNumber)?.uint32Value
+                else { continue }
+                out.append(NFTConnectionEntry(
+                    service: svc.key, client: SocketAddress(address: a, port: port), destination: byMark[mark], expires: e.expires))
             }
         }
         return out

@@ -292,24 +292,11 @@ extension NFTablesBackend {
         let conns = try readConnections(rb.state.services, marks: rb.marks) + readNATConnections(rb.state.services)
         var templates: [NFTPersistenceEntry] = []
         for svc in rb.state.services where svc.flags.contains(.persistent) && !svc.destinations.contains(where: { $0.forwarding == .masquerade }) {
-            let sid = serviceID(svc.key)
-            guard let text = try? runner.run(["nft", "-j", "list", "map", "netdev", settings.tableName, "pers_\(sid)"]) else { continue }
-            guard let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                let items = obj["nftables"] as? [[String: Any]]
-            else { throw NFTEngineError(.readBack, "nft -j list map netdev \(settings.tableName) pers_\(sid): not the expected JSON") }
+            guard let elements = try listMapElements("pers_\(serviceID(svc.key))") else { continue }
             let byMark = Dictionary((rb.marks[svc.key] ?? [:]).map { ($1, $0) }, uniquingKeysWith: { a, _ in a })
-            for item in items {
-                guard let m = item["map"] as? [String: Any], let elems = m["elem"] as? [[Any]] else { continue }
-                for pair in elems where pair.count == 2 {
-                    var key = pair[0]
-                    var expires = 0
-                    if let w = key as? [String: Any], let e = w["elem"] as? [String: Any] {
-                        key = e["val"] as Any
-                        expires = (e["expires"] as? NSNumber)?.intValue ?? 0
-                    }
-                    guard let a = (key as? String).flatMap({ IPAddress($0) }), let mark = (pair[1] as? NSNumber)?.uint32Value else { continue }
-                    templates.append(NFTPersistenceEntry(service: svc.key, client: a, destination: byMark[mark], expires: expires))
-                }
+            for e in elements {
+                guard let a = (e.key as? String).flatMap({ IPAddress($0) }), let mark = (e.data as? NSNumber)?.uint32Value else { continue }
+                templates.append(NFTPersistenceEntry(service: svc.key, client: a, destination: byMark[mark], expires: e.expires))
             }
         }
         return (conns, templates)

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import NetCore
 import Synchronization
+import SysCore
 
 /// A real server to watch: its identity, configured weight and checkers.
 public struct RealServerSpec: Sendable, Hashable {
@@ -148,8 +149,8 @@ public final class HealthCheckService<C: Clock>: Sendable where C.Duration == Du
         return suspendedServices.withLock { $0.contains(id.virtualService) }
     }
 
-    private func rng(_ si: Int, _ ci: Int) -> SplitMix {
-        SplitMix(seed: seed.map { $0 &+ UInt64(si) &* 7919 &+ UInt64(ci) } ?? UInt64.random(in: 0...UInt64.max))
+    private func rng(_ si: Int, _ ci: Int) -> SplitMix64 {
+        SplitMix64(state: seed.map { $0 &+ UInt64(si) &* 7919 &+ UInt64(ci) } ?? UInt64.random(in: 0...UInt64.max))
     }
 
     private func runChecker(server si: Int, checker ci: Int, spec: CheckerSpec, start: C.Instant) async {
@@ -192,15 +193,3 @@ extension HealthCheckService where C == ContinuousClock {
     }
 }
 
-/// A small seeded generator for warmup offsets.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -81,7 +81,7 @@ public enum RTNetlinkCodec {
         w.append(delete ? 0 : r.routeProtocol)
         w.append((r.scope ?? defaultScope(r, delete: delete)).rawValue)
         w.append(delete && r.type == .unicast ? 0 : r.type.rawValue)
-        w.appendHost(UInt32(0))  // rtm_flags
+        w.appendHost(UInt32(r.onLink ? 4 : 0))  // rtm_flags: RTNH_F_ONLINK
         if r.destination.length > 0 { w.attribute(RTA.dst, r.destination.network.bytes) }
         if let g = r.gateway { w.attribute(RTA.gateway, g.bytes) }
         if let s = r.source { w.attribute(RTA.prefsrc, s.bytes) }

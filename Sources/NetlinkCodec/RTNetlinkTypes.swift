@@ -245,6 +245,9 @@ public struct RouteSpec: Sendable, Hashable, Codable, CustomStringConvertible {
     public var type: RouteType
     /// `rtm_protocol`; 3 = boot (what `ip route add` uses), 4 = static.
     public var routeProtocol: UInt8
+    /// `onlink`: the gateway is on the link even if no prefix of the interface covers it
+    /// (`RTNH_F_ONLINK` in `rtm_flags`).
+    public var onLink = false
 
     public init(destination: IPPrefix, gateway: IPAddress? = nil, interfaceIndex: Int32? = nil, source: IPAddress? = nil,
                 table: UInt32 = RouteTable.main, metric: UInt32? = nil, scope: AddressScope? = nil,

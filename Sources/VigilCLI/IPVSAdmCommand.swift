@@ -3,6 +3,7 @@ import Glibc
 #endif
 import ArgumentParser
 import IPVSAdm
+import SysCore
 
 /// `vigil ipvsadm ARGS...`: ipvsadm 1.31 with the same arguments, output and exit codes.
 /// `VigilMain` hands the raw arguments over before swift-argument-parser sees them, so ipvsadm's
@@ -72,16 +73,7 @@ enum IPVSAdmRunner {
     }
 
     private static func write(_ fd: Int32, _ text: String) {
-        var bytes = Array(text.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return
-            }
-            off += n
-        }
+        try? writeAll(fd, text)
     }
 
     private static func readAllStandardInput() -> String {

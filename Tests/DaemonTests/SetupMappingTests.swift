@@ -91,6 +91,16 @@ import VRRPCore
 }
 
 @Suite struct RouteWordsTests {
+    /// `to` before the destination, as `ip route` allows (it used to loop forever).
+    @Test func toIntroducesTheDestination() throws {
+        let (r, dev) = try RouteWords.route(["to", "192.168.7.0/24", "dev", "eth1"])
+        #expect(r.destination == IPPrefix("192.168.7.0/24")!)
+        #expect(dev == "eth1")
+        #expect(!r.onLink)
+        let (o, _) = try RouteWords.route(["10.20.0.0/16", "via", "10.9.0.254", "dev", "eth1", "onlink"])
+        #expect(o.onLink)
+    }
+
     @Test func routesInIprouteSyntax() throws {
         let (r, dev) = try RouteWords.route(["192.168.1.0/24", "via", "10.0.0.1", "dev", "eth0", "metric", "5", "table", "100"])
         #expect(r.destination.description == "192.168.1.0/24" && r.gateway == IPAddress("10.0.0.1") && r.metric == 5 && r.table == 100)

@@ -4,18 +4,7 @@ import IPVSAdm
 import NetCore
 import NetlinkCodec
 import Testing
-
-func hex(_ s: String) -> [UInt8] {
-    let digits = s.filter { $0.isHexDigit }
-    var out: [UInt8] = []
-    var i = digits.startIndex
-    while i < digits.endIndex {
-        let j = digits.index(i, offsetBy: 2)
-        out.append(UInt8(digits[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
-}
+import TestSupport
 
 func wire(_ m: NetlinkMessage, sequence: UInt32 = 1) -> [UInt8] {
     var m = m

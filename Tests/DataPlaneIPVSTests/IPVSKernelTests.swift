@@ -28,32 +28,6 @@ enum KernelLab {
         return String(decoding: try e.encode(v), as: UTF8.self)
     }
 
-    /// Output of the guest script split on `@@ NAME` … `@@rc N` markers.
-    struct Sections {
-        var text: [String: String] = [:]
-        var status: [String: Int] = [:]
-        init(_ out: String) {
-            var name: String?
-            var buf: [Substring] = []
-            for line in out.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line.hasPrefix("@@rc "), let n = name {
-                    text[n] = buf.joined(separator: "\n")
-                    status[n] = Int(line.dropFirst(5)) ?? -1
-                    name = nil
-                    buf = []
-                } else if line.hasPrefix("@@ ") {
-                    name = String(line.dropFirst(3))
-                    buf = []
-                } else if name != nil {
-                    buf.append(line)
-                }
-            }
-        }
-        func lines(_ n: String) -> [String] {
-            (text[n] ?? "").split(separator: "\n").map { String($0) }
-        }
-    }
-
     /// `ipvsadm -L` body (after the 3 header lines) as service line → set of its destination
     /// lines, blanks collapsed.
     static func listBlocks(_ lines: [String]) -> [String: Set<String>] {
@@ -286,7 +260,7 @@ func sa(_ s: String, _ port: UInt16) -> SocketAddress { SocketAddress(address: I
         let r = try runCommand([KernelLab.vmPath!, "--add", probe, "--add", dir, "--timeout", "400", "--", script], timeout: 450)
         // VGL_IPVS_DUMP=FILE keeps the guest's output for inspection.
         if let path = ProcessInfo.processInfo.environment["VGL_IPVS_DUMP"] { try? r.stdout.write(toFile: path, atomically: true, encoding: .utf8) }
-        let s = KernelLab.Sections(r.stdout)
+        let s = GuestSections(r.stdout)
         let dump = "guest output:\n\(r.stdout)\n\(r.stderr)"
         try #require(r.status == 0 && s.status["applyA"] != nil, "ipvs-vm failed: \(dump)")
 

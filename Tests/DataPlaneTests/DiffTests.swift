@@ -1,22 +1,11 @@
 import DataPlane
 import NetCore
+import SysCore
 import Testing
 
 func sa(_ s: String, _ port: UInt16) -> SocketAddress { SocketAddress(address: IPAddress(s)!, port: port) }
 func tcpKey(_ s: String, _ port: UInt16 = 80) -> ServiceKey { .address(.tcp, sa(s, port)) }
 func dest(_ s: String, _ w: Int32 = 1, port: UInt16 = 80) -> Destination { Destination(address: sa(s, port), weight: w) }
-
-/// A small deterministic generator (SplitMix64) so failures reproduce from the printed seed.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct DiffTableTests {
     let base = DataPlaneState(services: [
@@ -126,7 +115,7 @@ struct SeededRandom: RandomNumberGenerator {
 }
 
 @Suite struct DiffPropertyTests {
-    static func randomState(_ rng: inout SeededRandom) -> DataPlaneState {
+    static func randomState(_ rng: inout SplitMix64) -> DataPlaneState {
         var services: [VirtualService] = []
         let scheds = ["rr", "wrr", "wlc", "sh", "mh"]
         for _ in 0..<Int.random(in: 0...5, using: &rng) {
@@ -154,7 +143,7 @@ struct SeededRandom: RandomNumberGenerator {
     }
 
     @Test func applyingTheDiffGivesTheDesiredState() throws {
-        var rng = SeededRandom(state: 20261126)
+        var rng = SplitMix64(state: 20261126)
         for round in 0..<2000 {
             let desired = Self.randomState(&rng)
             let actual = Self.randomState(&rng)

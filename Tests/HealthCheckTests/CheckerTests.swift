@@ -100,14 +100,7 @@ func waitFor(_ seconds: Double, _ cond: () -> Bool) async -> Bool {
         defer { try? FileManager.default.removeItem(atPath: tls.dir) }
         try "tls body\n".write(toFile: tls.dir + "/x.html", atomically: true, encoding: .utf8)
         let port = closedPort()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", tls.cert, "-key", tls.key, "-WWW", "-quiet"]
-        p.currentDirectoryURL = URL(fileURLWithPath: tls.dir)
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let p = try startTLSFileServer(tls, port: port)
         defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
         #expect(await waitFor(10) { tcpOpen(port) })
         let digest = md5Hex(Array("tls body\n".utf8))

@@ -109,14 +109,7 @@ func lastHex(_ s: String) -> String? {
         try "hello over tls\n".write(toFile: tls.dir + "/page.html", atomically: true, encoding: .utf8)
         try Data().write(to: URL(fileURLWithPath: tls.dir + "/empty.html"))
         let port = closedPort()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", tls.cert, "-key", tls.key, "-WWW", "-quiet"]
-        p.currentDirectoryURL = URL(fileURLWithPath: tls.dir)
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let p = try startTLSFileServer(tls, port: port)
         defer { kill(p.processIdentifier, SIGKILL); p.waitUntilExit() }
         #expect(waitUntil(timeout: 10) { tcpOpen(port) })
         for path in ["/page.html", "/empty.html"] {

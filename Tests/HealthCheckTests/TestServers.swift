@@ -176,3 +176,17 @@ func makeSelfSignedCert() throws -> (dir: String, cert: String, key: String)? {
     guard p.terminationStatus == 0 else { return nil }
     return (dir, dir + "/cert.pem", dir + "/key.pem")
 }
+
+/// Starts `openssl s_server -WWW` on 127.0.0.1:`port`, serving the files of `tls.dir` over TLS with
+/// its certificate. The caller kills and reaps the returned process.
+func startTLSFileServer(_ tls: (dir: String, cert: String, key: String), port: UInt16) throws -> Process {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+    p.arguments = ["s_server", "-accept", "127.0.0.1:\(port)", "-cert", tls.cert, "-key", tls.key, "-WWW", "-quiet"]
+    p.currentDirectoryURL = URL(fileURLWithPath: tls.dir)
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    p.standardInput = FileHandle.nullDevice
+    try p.run()
+    return p
+}

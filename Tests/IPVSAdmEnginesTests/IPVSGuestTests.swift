@@ -16,29 +16,6 @@ enum Guest {
             && FileManager.default.isExecutableFile(atPath: vigilBinaryPath)
     }
 
-    /// Output split on `@@ NAME` … `@@rc N` markers.
-    struct Sections {
-        var text: [String: String] = [:]
-        var status: [String: Int] = [:]
-        init(_ out: String) {
-            var name: String?
-            var buf: [Substring] = []
-            for line in out.split(separator: "\n", omittingEmptySubsequences: false) {
-                if line.hasPrefix("@@rc "), let n = name {
-                    text[n] = buf.map { $0 + "\n" }.joined()
-                    status[n] = Int(line.dropFirst(5)) ?? -1
-                    name = nil
-                    buf = []
-                } else if line.hasPrefix("@@ ") {
-                    name = String(line.dropFirst(3))
-                    buf = []
-                } else if name != nil {
-                    buf.append(line)
-                }
-            }
-        }
-    }
-
     /// Listing formats compared with the real ipvsadm (name → arguments).
     static let listings: [(String, String)] = [
         ("list", "-Ln"), ("names", "-L"), ("stats", "-Ln --stats"), ("exactStats", "-Ln --stats --exact"),
@@ -200,7 +177,7 @@ struct IPVSGuestTests {
             [Guest.vmPath!, "--add", vigil, "--add", dir, "--timeout", "280", "--", Guest.script(vigil: vigil, dir: dir)], timeout: 320)
         let elapsed = Date().timeIntervalSince(started)
         if let path = ProcessInfo.processInfo.environment["VGE_GUEST_DUMP"] { try? r.stdout.write(toFile: path, atomically: true, encoding: .utf8) }
-        let s = Guest.Sections(r.stdout)
+        let s = GuestSections(r.stdout)
         try #require(r.status == 0 && s.status["setup"] != nil, "ipvs-vm failed (\(r.status)):\n\(r.stdout)\n\(r.stderr)")
         #expect(s.status["setup"] == 0, "setup:\n\(s.text["setup"] ?? "")")
         print("ipvs-vm guest: \(Int(elapsed)) s in all; part a \(s.text["timeA"] ?? "?")s, part b \(s.text["timeB"] ?? "?")s")

@@ -1,18 +1,7 @@
 import Foundation
+import SysCore
 import Testing
 @testable import KeepalivedConfig
-
-/// A small deterministic generator so fuzz runs are reproducible.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 func assertLocationsValid(_ r: LoadResult, bytes: [UInt8], file: String) {
     let lines = bytes.split(separator: 10, omittingEmptySubsequences: false).count
@@ -49,7 +38,7 @@ func assertLocationsValid(_ r: LoadResult, bytes: [UInt8], file: String) {
         let r = ConfigLoader.load(bytes: bytes, fileName: "nul.conf")
         #expect(r.errors.map(\.code) == [.invalidByte])
         #expect(r.config.global.routerID == "ab")
-        var rng = SplitMix(state: 42)
+        var rng = SplitMix64(state: 42)
         bytes = (0..<200_000).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let b = ConfigLoader.load(bytes: bytes, fileName: "bin.conf")
         #expect(b.hasErrors)
@@ -74,7 +63,7 @@ func assertLocationsValid(_ r: LoadResult, bytes: [UInt8], file: String) {
 
     /// Random and mutated configurations: no crash, and every diagnostic points into the file.
     @Test func fuzz() throws {
-        var rng = SplitMix(state: 0x5eed)
+        var rng = SplitMix64(state: 0x5eed)
         let corpus = (Fixtures.valid + Fixtures.invalid + Fixtures.seeds).compactMap { try? Array(String(contentsOfFile: $0, encoding: .utf8).utf8) }
         #expect(!corpus.isEmpty)
         let tokens = ["{", "}", "\"", "'", "#", "!", "\\", "$X=1", "$X", "${X}", "~SEQ(i,1,3)", "~LST(a,1,2)", "@vgctest ", "@^x ",

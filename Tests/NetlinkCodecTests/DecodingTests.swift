@@ -1,6 +1,7 @@
 import NetCore
 import NetlinkCodec
 import Testing
+import TestSupport
 
 /// Decoding of kernel replies: real messages captured from Linux 6.18, then every kind of
 /// damage a decoder must reject with a typed error instead of crashing or misreading.

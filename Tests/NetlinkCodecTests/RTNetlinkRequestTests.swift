@@ -1,19 +1,7 @@
 import NetCore
 import NetlinkCodec
 import Testing
-
-/// Parses "44 00 00 00 14 ..." (whitespace ignored) into bytes.
-func hex(_ s: String) -> [UInt8] {
-    let digits = s.filter { $0.isHexDigit }
-    var out: [UInt8] = []
-    var i = digits.startIndex
-    while i < digits.endIndex {
-        let j = digits.index(i, offsetBy: 2)
-        out.append(UInt8(digits[i..<j], radix: 16)!)
-        i = j
-    }
-    return out
-}
+import TestSupport
 
 func wire(_ m: NetlinkMessage, sequence: UInt32) -> [UInt8] {
     var m = m
@@ -125,6 +113,18 @@ func wire(_ m: NetlinkMessage, sequence: UInt32) -> [UInt8] {
         #expect(wire(RTNetlinkCodec.routeRequest(r, delete: false), sequence: seqR) == hex("""
             34 00 00 00 18 00 05 06  11 73 08 6b 00 00 00 00
             02 10 00 00 fe 03 00 01  00 00 00 00 08 00 01 00
+            0a 14 00 00 08 00 05 00  0a 09 00 fe 08 00 04 00
+            03 00 00 00
+            """))
+    }
+
+    @Test func onlinkRouteSetsTheNexthopFlag() {
+        // ip route add 10.20.0.0/16 via 10.9.0.254 dev d0 onlink: rtm_flags = RTNH_F_ONLINK (4)
+        var r = RouteSpec(destination: IPPrefix("10.20.0.0/16")!, gateway: IPAddress("10.9.0.254"), interfaceIndex: 3)
+        r.onLink = true
+        #expect(wire(RTNetlinkCodec.routeRequest(r, delete: false), sequence: seqR) == hex("""
+            34 00 00 00 18 00 05 06  11 73 08 6b 00 00 00 00
+            02 10 00 00 fe 03 00 01  04 00 00 00 08 00 01 00
             0a 14 00 00 08 00 05 00  0a 09 00 fe 08 00 04 00
             03 00 00 00
             """))

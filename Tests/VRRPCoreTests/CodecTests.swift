@@ -1,6 +1,8 @@
 import Foundation
 import NetCore
+import SysCore
 import Testing
+import TestSupport
 
 @testable import VRRPCore
 
@@ -20,22 +22,15 @@ struct GoldenPacket: CustomStringConvertible {
         var src: IPAddress?
         var dst: IPAddress?
         var ttl = 0
-        var hex = ""
+        var digits = ""
         for line in text.split(separator: "\n") {
             let words = line.split(separator: " ")
             if line.hasPrefix("# src") { src = IPAddress(words[2]) }
             else if line.hasPrefix("# dst") { dst = IPAddress(words[2]) }
             else if line.hasPrefix("# ttl") { ttl = Int(words[2]) ?? 0 }
-            else if !line.hasPrefix("#") { hex += line }
+            else if !line.hasPrefix("#") { digits += line }
         }
-        var bytes: [UInt8] = []
-        var i = hex.startIndex
-        while i < hex.endIndex {
-            let j = hex.index(i, offsetBy: 2)
-            bytes.append(UInt8(hex[i..<j], radix: 16)!)
-            i = j
-        }
-        return GoldenPacket(name: name, source: try #require(src), destination: try #require(dst), ttl: ttl, bytes: bytes)
+        return GoldenPacket(name: name, source: try #require(src), destination: try #require(dst), ttl: ttl, bytes: TestSupport.hex(digits))
     }
 
     static let names = [
@@ -195,18 +190,6 @@ struct GoldenPacket: CustomStringConvertible {
         #expect(Advertisement.intervalField(for: .seconds(100), version: .v3) == 4095)
         #expect(Advertisement.intervalField(for: .seconds(2), version: .v2) == 2)
         #expect(Advertisement.intervalField(for: .milliseconds(100), version: .v2) == 1)
-    }
-}
-
-/// Deterministic PRNG so a failing fuzz case can be replayed from its seed.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
