@@ -121,7 +121,7 @@ let package = Package(
         ),
         .testTarget(name: "RealServerTests", dependencies: ["RealServer", "NetCore"]),
         // nftables data plane: pure ruleset generation plus a thin `nft -f -` runner.
-        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore", "IPVSAdm"]),
+        .target(name: "DataPlaneNFTables", dependencies: ["DataPlane", "NetCore", "SysCore", "IPVSAdm", "Netlink"]),
         .testTarget(name: "DataPlaneTests", dependencies: ["DataPlane", "NetCore", "SysCore", "TestSupport"]),
         .testTarget(
             name: "DataPlaneNFTablesTests", dependencies: ["DataPlaneNFTables", "DataPlane", "NetCore", "TestSupport"]),

@@ -1,6 +1,7 @@
 import DataPlane
 import Foundation
 import NetCore
+import Netlink
 import SysCore
 
 /// One entry of the connection map, as `ipvsadm -Lnc` lists it.
@@ -11,6 +12,23 @@ public struct NFTConnectionEntry: Sendable, Hashable {
     public var destination: SocketAddress?
     /// Seconds until the entry expires.
     public var expires: Int
+    /// NAT entries (from conntrack): IPVS's state name ("ESTABLISHED", "TIME_WAIT", "UDP", ...).
+    /// nil for DR conn-map entries, which have no state.
+    public var state: String? = nil
+    /// NAT entries: the packet's protocol ("TCP", "UDP", "SCTP"), also for fwmark services.
+    public var protocolName: String? = nil
+    /// NAT entries: the address the client connected to (for fwmark services the real VIP:port).
+    public var virtual: SocketAddress? = nil
+    /// NAT entries: the server address and port the connection was translated to.
+    public var server: SocketAddress? = nil
+
+    /// Counted as ActiveConn, as IPVS does: NAT TCP entries in ESTABLISHED; DR conn-map entries
+    /// of non-UDP services (the map keeps no TCP state). Everything else is InActConn.
+    public var isActive: Bool {
+        if let state { return state == "ESTABLISHED" && protocolName != "UDP" }
+        if case .address(.udp, _) = service { return false }
+        return true
+    }
 }
 
 /// Runs `nft`/`ip`/`ping`, optionally inside a network namespace (`["ip", "netns", "exec", ns]`).
@@ -274,27 +292,71 @@ public actor NFTablesBackend: LoadBalancerBackend {
         return out
     }
 
-    /// Reads back services, servers, counters and connection counts from the kernel.
+    /// Conntrack entries of the NAT services (none read when there is no NAT service).
+    ///
+    /// The ctnetlink socket is opened in the namespace the commands run in: no prefix is this
+    /// process's namespace, `ip netns exec NAME` is `/run/netns/NAME` (`withNetworkNamespace`).
+    func readNATConnections(_ services: [VirtualService]) throws -> [NFTConnectionEntry] {
+        let nat = services.filter { $0.destinations.contains { $0.forwarding == .masquerade } }
+        guard !nat.isEmpty else { return [] }
+        let p = runner.prefix
+        // One dump per service, filtered by the kernel on its VIP:port (or fwmark), so a big
+        // conntrack table of unrelated flows costs kernel time only.
+        func dump() throws -> [NFTConnectionEntry] {
+            let ct = try ConntrackNetlink()
+            return try nat.flatMap { svc in
+                let filter: ConntrackDumpFilter
+                switch svc.key {
+                case .address(let proto, let vip):
+                    filter = .original(
+                        destination: vip.address, protocolNumber: UInt8(proto.rawValue), destinationPort: vip.port == 0 ? nil : vip.port)
+                case .fwmark(let m, _): filter = .mark(m)
+                }
+                let entries: [ConntrackEntry]
+                do {
+                    entries = try ct.entries(family: svc.key.family, filter: filter)
+                } catch let e as NetlinkError where e.code == .invalidArgument || e.code == .notSupported {
+                    // A kernel that refuses the filter: dump everything and match here.
+                    entries = try ct.entries(family: svc.key.family)
+                }
+                return NATConnections.match(entries, services: [svc])
+            }
+        }
+        if p.isEmpty {
+            return try dump()
+        } else if p.count == 4, Array(p[0..<3]) == ["ip", "netns", "exec"] {
+            return try withNetworkNamespace(p[3]) { try dump() }
+        } else {
+            throw NFTEngineError(
+                .unsupported, "conntrack: cannot open ctnetlink for command prefix `\(p.joined(separator: " "))` (only `ip netns exec NAME` is understood)")
+        }
+    }
+
+    /// Reads back services, servers, counters and connection counts from the kernel: DR from
+    /// the conn maps, NAT from conntrack (ActiveConn = ESTABLISHED, InActConn = other TCP states
+    /// and UDP, as IPVS counts). When conntrack cannot be read, NAT counts stay 0 rather than
+    /// failing the read-back the control loop depends on; `connections()` reports the error.
     public func currentState() async throws -> DataPlaneState {
         let rb = try readBack()
         var s = rb.state
-        let conns = try readConnections(s.services, marks: rb.marks)
+        let conns = try readConnections(s.services, marks: rb.marks) + ((try? readNATConnections(s.services)) ?? [])
         for i in s.services.indices {
-            let isUDP: Bool
-            if case .address(.udp, _) = s.services[i].key { isUDP = true } else { isUDP = false }
             for j in s.services[i].destinations.indices {
                 let a = s.services[i].destinations[j].address
-                let n = UInt32(conns.filter { $0.service == s.services[i].key && $0.destination == a }.count)
-                if isUDP { s.services[i].destinations[j].inactiveConnections = n } else { s.services[i].destinations[j].activeConnections = n }
+                let mine = conns.filter { $0.service == s.services[i].key && $0.destination == a }
+                let active = UInt32(mine.filter(\.isActive).count)
+                s.services[i].destinations[j].activeConnections = active
+                s.services[i].destinations[j].inactiveConnections = UInt32(mine.count) - active
             }
         }
         return s
     }
 
-    /// `ipvsadm -Lnc`: every connection-map entry with its client, server and remaining seconds.
+    /// `ipvsadm -Lnc`: every DR connection-map entry and every NAT conntrack entry with its
+    /// client, server and remaining seconds.
     public func connections() async throws -> [NFTConnectionEntry] {
         let rb = try readBack()
-        return try readConnections(rb.state.services, marks: rb.marks)
+        return try readConnections(rb.state.services, marks: rb.marks) + readNATConnections(rb.state.services)
     }
 
     // MARK: apply
@@ -436,7 +498,9 @@ public actor NFTablesBackend: LoadBalancerBackend {
     public func refreshConnectionSchedulers() async throws {
         try loadIfNeeded()
         guard let s = state else { return }
-        let conns = try readConnections(s.services, marks: marks)
+        // NAT: only ActiveConn entries count (TIME_WAIT leftovers of short flows would skew lc).
+        let nat = ((try? readNATConnections(s.services)) ?? []).filter(\.isActive)
+        let conns = try readConnections(s.services, marks: marks) + nat
         var counts: [ServiceKey: [UInt32: UInt32]] = [:]
         for c in conns {
             guard let d = c.destination, let m = marks[c.service]?[d] else { continue }

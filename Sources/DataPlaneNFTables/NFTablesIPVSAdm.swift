@@ -106,8 +106,9 @@ struct NFTPersistenceEntry: Sendable, Hashable {
 ///   until their next packet).
 /// - sync daemons: none run; starting one fails with ENOSYS and an explanation.
 /// - `info()`: version 1.2.1, size = the conn-map size (`connectionMapSize`).
-/// - `connections()`: the DR conn-map and persistence-map entries as `/proc/net/ip_vs_conn`
-///   lines (NAT flows live in conntrack and are not listed).
+/// - `connections()`: the DR conn-map and persistence-map entries, and the NAT services'
+///   conntrack entries (read over ctnetlink, with IPVS's TCP state names and conntrack's
+///   remaining timeout), as `/proc/net/ip_vs_conn` lines.
 public struct NFTablesIPVSAdmBackend: IPVSAdmBackend {
     public let engine: NFTablesBackend
     public var name: String { "nftables" }
@@ -211,9 +212,11 @@ public struct NFTablesIPVSAdmBackend: IPVSAdmBackend {
         for c in conns {
             guard let d = c.destination else { continue }
             let (proto, v, p) = virtual(c.service)
+            // NAT entries carry what conntrack knows: the state, and the packet's protocol and
+            // VIP:port also for fwmark services.
             out.append(ConnectionEntry(
-                protocolName: proto, client: c.client, virtual: v, destination: d, state: p == .udp ? "UDP" : "ESTABLISHED",
-                expires: UInt32(clamping: max(0, c.expires))))
+                protocolName: c.protocolName ?? proto, client: c.client, virtual: c.virtual ?? v, destination: c.server ?? d,
+                state: c.state ?? (p == .udp ? "UDP" : "ESTABLISHED"), expires: UInt32(clamping: max(0, c.expires))))
         }
         for t in templates {
             guard let d = t.destination else { continue }
@@ -282,10 +285,11 @@ extension NFTablesBackend {
         }
     }
 
-    /// Conn-map entries and persistence-map entries of every DR service.
+    /// Conn-map entries and persistence-map entries of every DR service, conntrack entries of
+    /// every NAT service.
     func connectionAndPersistenceEntries() throws -> ([NFTConnectionEntry], [NFTPersistenceEntry]) {
         let rb = try readBack()
-        let conns = try readConnections(rb.state.services, marks: rb.marks)
+        let conns = try readConnections(rb.state.services, marks: rb.marks) + readNATConnections(rb.state.services)
         var templates: [NFTPersistenceEntry] = []
         for svc in rb.state.services where svc.flags.contains(.persistent) && !svc.destinations.contains(where: { $0.forwarding == .masquerade }) {
             guard let elements = try listMapElements("pers_\(serviceID(svc.key))") else { continue }
