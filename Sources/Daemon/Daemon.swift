@@ -167,6 +167,8 @@ public final class Daemon: Sendable {
             connSync.withLock { $0 }?.stop()
             side?.ipvsSync?.cancel()
             await side?.ipvsSync?.value
+            side?.maintenance?.cancel()
+            await side?.maintenance?.value
             await side?.pool.stop(release: true)
             return exit
         }
@@ -189,7 +191,8 @@ public final class Daemon: Sendable {
         await checkers.start(HealthSpecs.plan(from: config))
         _ = await startConnectionSync(config, backend: backend, vrrp: vrrp, pool: runtime)
         let ipvsSync = runIPVSSyncDaemon(config, backend: backend, vrrp: vrrp)
-        return LVSSide(pool: runtime, checkers: checkers, haSuspend: ha, ipvsSync: ipvsSync)
+        let maintenance = (backend as? NFTablesBackend).map { runNFTMaintenance($0, pool: runtime) }
+        return LVSSide(pool: runtime, checkers: checkers, haSuspend: ha, ipvsSync: ipvsSync, maintenance: maintenance)
     }
 
     /// SIGHUP for the LVS side: the pool keeps the state of servers that stay (and their
@@ -322,4 +325,6 @@ struct LVSSide: Sendable {
     var checkers: CheckerRuntime
     var haSuspend: HASuspendRuntime
     var ipvsSync: Task<Void, Never>?
+    /// nftables engine: count-based re-planning and draining-chain collection.
+    var maintenance: Task<Void, Never>?
 }

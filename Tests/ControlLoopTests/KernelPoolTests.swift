@@ -171,4 +171,53 @@ import Glibc
         #expect(log.contains("Lost quorum 2-0=2 > 1 for VS \(Self.service)"))
         #expect(log.contains("Shutting down service [\(lab.address("a"))]:tcp:80 from VS \(Self.service)"))
     }
+
+    /// lc with upper thresholds on the nftables engine: `vigil run` re-plans from the live
+    /// connection counts, so a server holding its threshold's worth of connections gets no new
+    /// one (without the periodic re-plan the first plan, from zero counts, would stay forever).
+    @Test func leastConnectionFollowsLiveCountsUnderVigilRun() throws {
+        let lab = try DRLab(tag: "vgklc", servers: ["a", "b"])
+        defer { lab.teardown() }
+        let config = """
+            global_defs {
+                router_id vgk
+                default_interface eth0
+                lvs_timeouts tcp 2 tcpfin 2 udp 2
+            }
+            virtual_server \(DRLab.vip) 80 {
+                lb_algo lc
+                lb_kind DR
+                protocol TCP
+                real_server \(lab.address("a")) 80 {
+                    uthreshold 1
+                }
+                real_server \(lab.address("b")) 80 {
+                    uthreshold 1
+                }
+            }
+
+            """
+        let vigil = VigilUnderTest(lab: lab.lab, ns: lab.director, dir: lab.dir)
+        try vigil.start(config: config, arguments: ["-C", "--dataplane", "nftables", "--nft-table", "vigil"])
+        let a = "\(lab.address("a")):80", b = "\(lab.address("b")):80"
+        #expect(waitUntil(timeout: 15) { vigil.pool(Self.service) == [a: 1, b: 1] }, "start: \(vigil.pool(Self.service) ?? [:])\n\(vigil.log)")
+        // 6 MB at nginx's 300 kB/s: about 20 s, longer than the requests below take.
+        for n in ["a", "b"] { try lab.lab.sh(nil, "head -c 6000000 /dev/zero > \(lab.dir)/\(n)/www/huge.bin && chmod 644 \(lab.dir)/\(n)/www/huge.bin") }
+        let download = try lab.lab.spawn(lab.client, ["curl", "-s", "-o", "/dev/null", "http://\(DRLab.vip)/slow/huge.bin"], logPath: "\(lab.dir)/lc-dl.out")
+        defer { if download.isRunning { kill(download.processIdentifier, SIGKILL) } }
+        var holder: String?
+        _ = waitUntil(timeout: 8) { holder = lab.serverWithClientConnection(); return holder != nil }
+        let x = try #require(holder, "no real server carries the download")
+        let other = x == "a" ? "b" : "a"
+        var answers: [String] = []
+        for _ in 0..<3 {
+            // Past one re-plan (2 s) and the short timeout of the previous request's entry (2 s).
+            Thread.sleep(forTimeInterval: 4.5)
+            let r = try lab.lab.run(lab.client, ["curl", "-s", "-m", "3", "http://\(DRLab.vip)/"])
+            answers.append(r.stdout)
+        }
+        #expect(download.isRunning, "the download must still hold \(x)")
+        #expect(answers.allSatisfy { $0 == lab.page(other) }, "\(x) holds the download (1 connection = its uthreshold); new requests went to \(answers)")
+        #expect(vigil.stop() == 0, "log:\n\(vigil.log)")
+    }
 }
