@@ -31,18 +31,22 @@ struct SurvivalTests {
     /// rr (the reference scenario): the backup learns the flows from the master's sync.
     @Test func roundRobinFlowsSurviveAMasterKill() throws {
         try withLab("rr") { lab in
-            // Forged and garbage datagrams at the backup's sync port are rejected and counted.
-            let forged = "VGCS\\x01\\x33\\x00\\x00" + String(repeating: "\\x00", count: 52)
-            _ = try lab.runner.run(["bash", "-c", "printf '\(forged)' > /dev/udp/192.168.0.15/8848; printf 'hello' > /dev/udp/192.168.0.15/8848"], in: lab.topology.client.namespace)
             let t0 = Date()
             let p = try lab.startDownloads(Self.flows)
             // Flows are established and older than the sync lag before the master dies.
             #expect(waitUntil(timeout: 5) { lab.mapEntries(lab.topology.backup) >= Self.flows }, "backup map has \(lab.mapEntries(lab.topology.backup)) entries")
             // Upper bound of the sync lag: from starting 20 curls to all 20 entries on the backup.
             print("sync lag: 20 new flows on the backup within \(Int(Date().timeIntervalSince(t0) * 1000)) ms of starting the clients")
-            usleep(500_000)
-            let rejected = ((lab.status(lab.topology.backup)["connectionSync"] as? [String: Any])?["receiver"] as? [String: Any])?["rejected"] as? [String: Int]
-            #expect(rejected?["unauthenticated"] == 1 && rejected?["malformed"] == 1, "rejected: \(String(describing: rejected))")
+            // Forged and garbage datagrams at the backup's sync port are rejected and counted. Sent
+            // once the backup has shown it receives sync (earlier, its socket may not be bound yet).
+            let forged = "VGCS\\x01\\x33\\x00\\x00" + String(repeating: "\\x00", count: 52)
+            _ = try lab.runner.run(["bash", "-c", "printf '\(forged)' > /dev/udp/192.168.0.15/8848; printf 'hello' > /dev/udp/192.168.0.15/8848"], in: lab.topology.client.namespace)
+            var rejected: [String: Int]?
+            let counted = waitUntil(timeout: 3) {
+                rejected = ((lab.status(lab.topology.backup)["connectionSync"] as? [String: Any])?["receiver"] as? [String: Any])?["rejected"] as? [String: Int]
+                return rejected?["unauthenticated"] == 1 && rejected?["malformed"] == 1
+            }
+            #expect(counted, "rejected: \(String(describing: rejected))")
             lab.killMaster()
             #expect(waitUntil(timeout: 10) { lab.runner.vipHolders().map(\.name) == ["V15"] })
             expectAllCompleted(lab, p, "rr, master killed")
