@@ -515,24 +515,18 @@ public actor NFTablesBackend: LoadBalancerBackend {
     public func collectGarbage() async throws -> Int {
         try loadIfNeeded()
         guard let s = state, !draining.isEmpty else { return 0 }
-        var live = Set<String>()
+        // Marks still named by a connection or persistence entry, per service id.
+        var live: [String: Set<UInt32>] = [:]
         for svc in s.services {
             let sid = serviceID(svc.key)
             for map in ["conn_\(sid)", "pers_\(sid)"] {
-                guard let text = try? runner.run(["nft", "-j", "list", "map", "netdev", settings.tableName, map]),
-                    let obj = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
-                    let items = obj["nftables"] as? [[String: Any]]
-                else { continue }
-                for item in items {
-                    guard let m = item["map"] as? [String: Any], let elems = m["elem"] as? [[Any]] else { continue }
-                    for pair in elems where pair.count == 2 {
-                        if let mark = (pair[1] as? NSNumber)?.uint32Value { live.insert("\(sid) \(mark)") }
-                    }
+                for e in try listMapElements(map) ?? [] {
+                    if let mark = (e.data as? NSNumber)?.uint32Value { live[sid, default: []].insert(mark) }
                 }
             }
         }
         let before = draining.count
-        let keep = draining.filter { live.contains("\(serviceID($0.service)) \($0.mark)") }
+        let keep = draining.filter { live[serviceID($0.service)]?.contains($0.mark) ?? false }
         guard keep.count != before else { return 0 }
         draining = keep
         try program(s, base: s)

@@ -81,15 +81,15 @@ public struct HTTPBodyPattern: Sendable, Hashable {
     /// Whether the body contains a match starting within the offsets (before `noMatch` is applied).
     public func found(in body: ArraySlice<UInt8>) -> Bool {
         guard minOffset <= body.count else { return false }
+        let useUTF8 = options.contains("utf")
         let text: String
-        if options.contains("utf") {
+        if useUTF8 {
             text = String(decoding: body, as: UTF8.self)
         } else {
             var scalars = String.UnicodeScalarView()
             scalars.append(contentsOf: body.map { Unicode.Scalar($0) })
             text = String(scalars)
         }
-        let useUTF8 = options.contains("utf")
         func offset(_ i: String.Index) -> Int {
             useUTF8 ? text.utf8.distance(from: text.startIndex, to: i) : text.unicodeScalars.distance(from: text.startIndex, to: i)
         }

@@ -382,21 +382,24 @@ struct VigilRunTrackingTests {
 }
 
 extension VigilRunTrackingTests {
-    /// `vrrp_track_process`: the tracked process ends, the priority drops by its weight and the
-    /// other director takes over.
-    @Test func endedTrackedProcessHandsOver() async throws {
-        let lab = try RunLab()
-        defer { lab.teardown() }
-        // A process with a name of its own: a copy of sleep, so comm is "vgtrackedproc".
+    /// Starts a process whose comm is "vgtrackedproc" (a copy of sleep).
+    func trackedProcessLauncher(_ lab: RunLab) throws -> () throws -> Process {
         let exe = "\(lab.dir)/vgtrackedproc"
         try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: exe)
-        let tracked = Process()
-        tracked.executableURL = URL(fileURLWithPath: exe)
-        tracked.arguments = ["600"]
-        try tracked.run()
-        defer { if tracked.isRunning { kill(tracked.processIdentifier, SIGKILL); tracked.waitUntilExit() } }
+        return {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: exe)
+            p.arguments = ["600"]
+            try p.run()
+            return p
+        }
+    }
+
+    /// d1 (the seed master, priority 150) tracks vgtrackedproc with weight -60 and `extra`
+    /// tracker lines; d2 is the seed backup (100). Returns once d1 has been master a moment.
+    func startTrackingPair(_ lab: RunLab, extra: String = "") async throws -> (d1: Director, d2: Director) {
         let high = try seedConfig("keepalived-V11-master.conf")
-            .replacingOccurrences(of: "vrrp_instance LVSha", with: "vrrp_track_process web {\n    process vgtrackedproc\n    weight -60\n}\n\nvrrp_instance LVSha")
+            .replacingOccurrences(of: "vrrp_instance LVSha", with: "vrrp_track_process web {\n    process vgtrackedproc\n    weight -60\n\(extra)}\n\nvrrp_instance LVSha")
             .replacingOccurrences(of: "    priority 150\n", with: "    priority 150\n    track_process {\n        web\n    }\n")
         let d2 = try lab.director(.vigil, lab.d2, "d2", config: try seedConfig("keepalived-V15-backup.conf"))
         let d1 = try lab.director(.vigil, lab.d1, "d1", config: high)
@@ -404,6 +407,17 @@ extension VigilRunTrackingTests {
         try await d1.start()
         #expect(await poll(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") })
         await pause(1.2)
+        return (d1, d2)
+    }
+
+    /// `vrrp_track_process`: the tracked process ends, the priority drops by its weight and the
+    /// other director takes over.
+    @Test func endedTrackedProcessHandsOver() async throws {
+        let lab = try RunLab()
+        defer { lab.teardown() }
+        let tracked = try trackedProcessLauncher(lab)()
+        defer { if tracked.isRunning { kill(tracked.processIdentifier, SIGKILL); tracked.waitUntilExit() } }
+        let (d1, d2) = try await startTrackingPair(lab)
         kill(tracked.processIdentifier, SIGKILL)
         tracked.waitUntilExit()
         // /proc is read once a second, then d2 (100) outranks d1 (90) after its master-down interval.
@@ -418,26 +432,10 @@ extension VigilRunTrackingTests {
     @Test func terminateDelayRidesOutARestart() async throws {
         let lab = try RunLab()
         defer { lab.teardown() }
-        let exe = "\(lab.dir)/vgtrackedproc"
-        try FileManager.default.copyItem(atPath: "/bin/sleep", toPath: exe)
-        func start() throws -> Process {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: exe)
-            p.arguments = ["600"]
-            try p.run()
-            return p
-        }
+        let start = try trackedProcessLauncher(lab)
         var tracked = try start()
         defer { if tracked.isRunning { kill(tracked.processIdentifier, SIGKILL); tracked.waitUntilExit() } }
-        let high = try seedConfig("keepalived-V11-master.conf")
-            .replacingOccurrences(of: "vrrp_instance LVSha", with: "vrrp_track_process web {\n    process vgtrackedproc\n    weight -60\n    terminate_delay 4\n}\n\nvrrp_instance LVSha")
-            .replacingOccurrences(of: "    priority 150\n", with: "    priority 150\n    track_process {\n        web\n    }\n")
-        let d2 = try lab.director(.vigil, lab.d2, "d2", config: try seedConfig("keepalived-V15-backup.conf"))
-        let d1 = try lab.director(.vigil, lab.d1, "d1", config: high)
-        try await d2.start()
-        try await d1.start()
-        #expect(await poll(timeout: 8) { lab.hasAddress(lab.d1, "192.168.0.21") })
-        await pause(1.2)
+        let (d1, _) = try await startTrackingPair(lab, extra: "    terminate_delay 4\n")
         // Restart within the delay: nothing is reported and d1 stays master.
         kill(tracked.processIdentifier, SIGKILL)
         tracked.waitUntilExit()
